@@ -227,6 +227,9 @@ func resumeCmd(ctx context.Context, e *Env, args []string) int {
 		}
 	}
 	r := st.Run
+	if r.Agent != nil {
+		stopOrphan(e, r.Agent.PID)
+	}
 	if err := r.Prepare(addition, *maxIter, *force); err != nil {
 		return usageError(e, fmt.Errorf("cannot resume %s: %w", r.ID, err))
 	}
@@ -239,6 +242,25 @@ func resumeCmd(ctx context.Context, e *Env, args []string) int {
 	// Keep the run's files together even when the state file was named by path.
 	cfg.LogsDir = filepath.Dir(st.StateFile)
 	return execute(ctx, e, cfg, &r, cfg.Output)
+}
+
+// stopOrphan stops the agent process group a killed oneshot left behind, so a resumed
+// run does not race a stale agent in the same workdir. It only signals a process that
+// still leads its own group (the agent was started as a group leader), which guards
+// against a recycled pid.
+func stopOrphan(e *Env, pid int) {
+	if pid <= 0 || !processAlive(pid) {
+		return
+	}
+	if pgid, err := syscall.Getpgid(pid); err != nil || pgid != pid {
+		return
+	}
+	fmt.Fprintf(e.Stderr, "oneshot: stopping agent process group %d left by the previous run\n", pid)
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	for i := 0; i < 50 && processAlive(pid); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 // processAlive reports whether pid exists (signal 0 probes without signalling).
