@@ -74,7 +74,7 @@ type step struct {
 // world is one test's sandbox: a workdir, a logs dir, a fake agent script and the
 // record of every agent invocation.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	workdir string
 	logs    string
 	record  string
@@ -82,7 +82,7 @@ type world struct {
 	env     []string
 }
 
-func newWorld(t *testing.T, steps ...step) *world {
+func newWorld(t testing.TB, steps ...step) *world {
 	t.Helper()
 	w := &world{t: t, workdir: t.TempDir(), logs: t.TempDir(), record: t.TempDir()}
 	w.script = filepath.Join(t.TempDir(), "script.json")
@@ -193,6 +193,12 @@ func (w *world) invocations() []invocation {
 		out = append(out, inv)
 	}
 	return out
+}
+
+// recorded counts the agent invocations recorded so far.
+func (w *world) recorded() int {
+	matches, _ := filepath.Glob(filepath.Join(w.record, "[0-9]*.json"))
+	return len(matches)
 }
 
 // stateFile reads the run's state file.

@@ -213,7 +213,7 @@ func TestDirectExecutorAgainstOpenAICompatibleServer(t *testing.T) {
 	var prompts []string
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var req struct {
-			Model    string `json:"model"`
+			Model    string                     `json:"model"`
 			Messages []struct{ Content string } `json:"messages"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -255,22 +255,23 @@ func TestDirectExecutorAgainstOpenAICompatibleServer(t *testing.T) {
 // TestResumeAfterKill kills oneshot itself (SIGKILL) in each phase and resumes.
 func TestResumeAfterKill(t *testing.T) {
 	cases := []struct {
-		name      string
-		steps     []step
-		killWhen  func(st map[string]any) bool
-		wantCalls int // agent invocations in total, killed one included
+		name       string
+		steps      []step
+		killWhen   func(st map[string]any) bool
+		wantCalls  int // agent invocations in total, killed one included
+		killAtCall int // the invocation that is running when oneshot is killed
 	}{
 		{
 			name:      "worker running",
 			steps:     []step{{Answer: "slow", Sleep: "60s"}, {Answer: "fast worker"}, {Answer: verdictJSON("DONE", "ok")}},
 			killWhen:  func(st map[string]any) bool { return st["state"] == "worker_running" && agentPID(st) > 0 },
-			wantCalls: 3,
+			wantCalls: 3, killAtCall: 1,
 		},
 		{
 			name:      "auditor running",
 			steps:     []step{{Answer: "worker answer"}, {Answer: "slow", Sleep: "60s"}, {Answer: verdictJSON("DONE", "ok")}},
 			killWhen:  func(st map[string]any) bool { return st["state"] == "auditor_running" && agentPID(st) > 0 },
-			wantCalls: 3,
+			wantCalls: 3, killAtCall: 2,
 		},
 		{
 			name: "second iteration",
@@ -280,7 +281,7 @@ func TestResumeAfterKill(t *testing.T) {
 				its, _ := st["iterations"].([]any)
 				return st["state"] == "worker_running" && len(its) == 2 && agentPID(st) > 0
 			},
-			wantCalls: 5,
+			wantCalls: 5, killAtCall: 3,
 		},
 	}
 	for _, tc := range cases {
@@ -304,7 +305,8 @@ func TestResumeAfterKill(t *testing.T) {
 				if err != nil || json.Unmarshal(b, &st) != nil {
 					return false
 				}
-				return tc.killWhen(st)
+				// Kill only once the agent has taken its scripted step.
+				return tc.killWhen(st) && w.recorded() >= tc.killAtCall
 			})
 			orphan := agentPID(st)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
@@ -353,7 +355,7 @@ func TestInterruptExits130AndResumes(t *testing.T) {
 			return false
 		}
 		pid = agentPID(st)
-		return pid > 0
+		return pid > 0 && w.recorded() >= 1
 	})
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	_ = cmd.Wait()
