@@ -1,9 +1,12 @@
 package executor
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oneshot-run/oneshot/internal/activity"
@@ -88,6 +91,38 @@ func (f *fakeAgents) records(t *testing.T) []fakeagent.Record {
 	return recs
 }
 
+// runExecutor runs one turn of the executor New makes of spec and checks the events it
+// emitted.
+func runExecutor(t *testing.T, spec Spec, req Request) (Result, eventLog, error) {
+	t.Helper()
+	ex, err := New(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events eventLog
+	res, err := ex.Run(context.Background(), req, events.emit)
+	events.validate(t)
+	return res, events, err
+}
+
+// checkError fails the test unless err is each of kinds and says each of texts.
+func checkError(t testing.TB, err error, kinds []error, texts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one that is %v and says %q", kinds, texts)
+	}
+	for _, k := range kinds {
+		if !errors.Is(err, k) {
+			t.Errorf("error %q is not %v", err, k)
+		}
+	}
+	for _, s := range texts {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+}
+
 // eventLog collects emitted events.
 type eventLog []activity.Event
 
@@ -113,8 +148,18 @@ func (l eventLog) texts(t activity.Type) []string {
 	return out
 }
 
-// validate checks what every consumer of events relies on.
-func (l eventLog) validate(t *testing.T) {
+// typeTexts lists the events as "type: text".
+func (l eventLog) typeTexts() []string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = string(e.Type) + ": " + e.Text
+	}
+	return out
+}
+
+// validate checks what every consumer of events relies on: a known type, text within
+// the limit, Data that is valid JSON, and an event that serialises.
+func (l eventLog) validate(t testing.TB) {
 	t.Helper()
 	valid := map[activity.Type]bool{activity.State: true, activity.Preamble: true, activity.Message: true,
 		activity.Thought: true, activity.ToolUse: true, activity.ToolResult: true, activity.Usage: true,
@@ -128,6 +173,9 @@ func (l eventLog) validate(t *testing.T) {
 		}
 		if e.Data != nil && !json.Valid(e.Data) {
 			t.Errorf("event %d data is not JSON: %.80q", i, e.Data)
+		}
+		if _, err := json.Marshal(e); err != nil {
+			t.Errorf("event %d does not serialise: %v", i, err)
 		}
 	}
 }

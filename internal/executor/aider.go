@@ -44,22 +44,7 @@ func (a *aiderExecutor) Run(ctx context.Context, req Request, emit Emit) (Result
 		return Result{ExitCode: -1}, err
 	}
 	defer cleanup()
-
-	s := newAiderStream()
-	stderr := newLineTail(quotedStderrLines)
-	p := cliProcess(a.spec, req, a.argv(file))
-	p.Stdout = func(line []byte) { s.line(line, emit) }
-	p.Stderr = stderrEvents(stderr, emit)
-
-	code, err := p.run(ctx)
-	if err != nil {
-		return Result{ExitCode: code}, withStderr(err, stderr)
-	}
-	res, err := s.result(code, stderr)
-	if err == nil {
-		emit(activity.Event{Type: activity.Result, Text: activity.Truncate(res.Text)})
-	}
-	return res, err
+	return runRawStderr(ctx, cliProcess(a.spec, req, a.argv(file)), newAiderStream(), emit)
 }
 
 // writePromptFile writes the prompt to a file only the current user can read, in a
@@ -152,7 +137,7 @@ func (s *aiderStream) line(b []byte, emit Emit) {
 		s.usage = s.usage.Add(u)
 		emit(activity.Event{Type: activity.Usage, Text: activity.Truncate(text)})
 	case aiderAPIError(text):
-		s.apiErrors.add([]byte(text))
+		s.apiErrors.add(text)
 		emit(activity.Event{Type: activity.Error, Text: activity.Truncate(text)})
 	default:
 		s.answer.writeLine([]byte(line))
@@ -162,10 +147,10 @@ func (s *aiderStream) line(b []byte, emit Emit) {
 	}
 }
 
-func (s *aiderStream) result(exitCode int, stderr *lineTail) (Result, error) {
+func (s *aiderStream) result(exitCode int, stderrLines []string) (Result, error) {
 	res := Result{Usage: s.usage, ExitCode: exitCode}
 	if exitCode != 0 {
-		detail := stderrNote(stderr)
+		detail := stderrNote(stderrLines)
 		if e := s.apiErrors.String(); e != "" {
 			detail = "; it reported: " + e + detail
 		}
@@ -179,7 +164,7 @@ func (s *aiderStream) result(exitCode int, stderr *lineTail) (Result, error) {
 		return res, fmt.Errorf("%w: aider got no answer from the model: %s; check the model name (--worker-model / --auditor-model) and the provider's API key and status",
 			ErrModelAPI, e)
 	}
-	return res, fmt.Errorf("%w: aider exited without printing an answer%s", ErrAgent, stderrNote(stderr))
+	return res, fmt.Errorf("%w: aider exited without printing an answer%s", ErrAgent, stderrNote(stderrLines))
 }
 
 // aiderPreamble reports whether a line is one of aider's start-up announcements.

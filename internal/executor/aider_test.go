@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -86,15 +85,6 @@ The API provider's servers are down or overloaded.
 `
 )
 
-func feedAider(transcript string) (*aiderStream, eventLog) {
-	s := newAiderStream()
-	var events eventLog
-	for _, l := range strings.Split(strings.TrimSuffix(transcript, "\n"), "\n") {
-		s.line([]byte(l), events.emit)
-	}
-	return s, events
-}
-
 func TestAiderStream(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -140,18 +130,17 @@ func TestAiderStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, events := feedAider(tt.transcript)
+			s := newAiderStream()
+			events := feed(s, lines(strings.TrimSuffix(tt.transcript, "\n")))
 			events.validate(t)
-			res, err := s.result(tt.exitCode, newLineTail(3))
+			res, err := s.result(tt.exitCode, nil)
 			for typ, want := range tt.want {
 				if got := events.texts(typ); !slices.Equal(got, want) {
 					t.Errorf("%s events\n got %q\nwant %q", typ, got, want)
 				}
 			}
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantInErr) {
-					t.Fatalf("err = %v, want %v mentioning %q", err, tt.wantErr, tt.wantInErr)
-				}
+				checkError(t, err, []error{tt.wantErr}, tt.wantInErr)
 				return
 			}
 			if err != nil {
@@ -192,17 +181,9 @@ func TestAiderExecutorWithFakeAider(t *testing.T) {
 			if tt.step != nil {
 				fake.script(t, *tt.step)
 			}
-			ex, err := New(Spec{Executor: "aider", Model: "ollama_chat/qwen2.5-coder"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var events eventLog
-			res, err := ex.Run(context.Background(), fake.request(tt.prompt), events.emit)
-			events.validate(t)
+			res, events, err := runExecutor(t, Spec{Executor: "aider", Model: "ollama_chat/qwen2.5-coder"}, fake.request(tt.prompt))
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
+				checkError(t, err, []error{tt.wantErr})
 				return
 			}
 			if err != nil {
@@ -277,27 +258,6 @@ func TestWritePromptFile(t *testing.T) {
 }
 
 func BenchmarkAiderStream(b *testing.B) {
-	lines := strings.Split(strings.TrimSuffix(aiderEdit, "\n"), "\n")
-	var raw [][]byte
-	for range 100 {
-		for _, l := range lines[7:] { // the reply and its reports, repeated
-			raw = append(raw, []byte(l))
-		}
-	}
-	events := 0
-	emit := func(activity.Event) { events++ }
-	b.ReportAllocs()
-	for b.Loop() {
-		s := newAiderStream()
-		for _, l := range raw {
-			s.line(l, emit)
-		}
-	}
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
-		s := newAiderStream()
-		for _, l := range raw {
-			s.line(l, func(activity.Event) {})
-		}
-	}))/float64(len(raw)), "allocs/line")
+	reply := strings.Join(strings.Split(aiderEdit, "\n")[7:], "\n") // the reply and its reports, repeated
+	benchParser(b, func() streamParser { return newAiderStream() }, lines(strings.TrimSuffix(strings.Repeat(reply, 100), "\n")))
 }

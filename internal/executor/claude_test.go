@@ -122,23 +122,18 @@ func TestClaudeStream(t *testing.T) {
 
 func TestClaudeEventText(t *testing.T) {
 	events, _, _, _ := replay(&claudeStream{}, loadFixture(t, "claude-tool"), 0)
-	want := map[activity.Type][]string{
+	for typ, want := range map[activity.Type][]string{
 		activity.Preamble:   {"claude session d89f92ce-cebe-4451-937c-ec3ff3e39530, model claude-opus-4-8[1m], Claude Code 2.1.197"},
 		activity.ToolUse:    {"Bash: ls"},
 		activity.ToolResult: {"Bash returned: README.md"},
 		activity.Message:    {"I'll list the files first.", "The answer is 42."},
 		activity.Usage:      {"tokens: 3492 in, 73 out, cost $0.0193"},
-	}
-	got := map[activity.Type][]string{}
-	for _, e := range events {
-		got[e.Type] = append(got[e.Type], e.Text)
-	}
-	for typ, texts := range want {
-		if !slices.Equal(got[typ], texts) {
-			t.Errorf("%s texts %q, want %q", typ, got[typ], texts)
+	} {
+		if got := events.texts(typ); !slices.Equal(got, want) {
+			t.Errorf("%s texts %q, want %q", typ, got, want)
 		}
 	}
-	if th := got[activity.Thought]; len(th) != 6 || th[0] != "thinking (~8 tokens)" || th[2] != "The user wants a short answer; I will look at the files first." {
+	if th := events.texts(activity.Thought); len(th) != 6 || th[0] != "thinking (~8 tokens)" || th[2] != "The user wants a short answer; I will look at the files first." {
 		t.Errorf("thoughts %q", th)
 	}
 	for _, e := range events {
@@ -164,9 +159,7 @@ func TestClaudeAPIRetryText(t *testing.T) {
 
 func TestClaudeStream_StoppedByItself(t *testing.T) {
 	p := &claudeStream{}
-	var events []activity.Event
-	p.line([]byte(`{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":3,"session_id":"s1","total_cost_usd":0.5,"usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":5,"output_tokens":7},"errors":["reached max turns"]}`),
-		func(e activity.Event) { events = append(events, e) })
+	events := feed(p, lines(`{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":3,"session_id":"s1","total_cost_usd":0.5,"usage":{"input_tokens":10,"cache_read_input_tokens":90,"cache_creation_input_tokens":5,"output_tokens":7},"errors":["reached max turns"]}`))
 	res, err := p.result(1, nil)
 	if Kind(err) != "exit" || !errors.Is(err, ErrAgent) || !strings.Contains(err.Error(), "error_max_turns: reached max turns") {
 		t.Fatalf("err = %v (kind %s)", err, Kind(err))
@@ -180,19 +173,12 @@ func TestClaudeStream_StoppedByItself(t *testing.T) {
 }
 
 func TestClaudeStream_UnknownEventsAreKept(t *testing.T) {
-	p := &claudeStream{}
-	var events []activity.Event
-	emit := func(e activity.Event) { events = append(events, e) }
-	for _, l := range []string{
-		`{"type":"system","subtype":"compact_boundary","session_id":"s"}`,
-		`{"type":"stream_event","event":{"type":"content_block_delta"}}`,
-		`{"type":"assistant","message":{"content":[{"type":"server_tool_use","id":"x","name":"web_search","input":{"query":"go"}},{"type":"image"}]}}`,
-		`{"type":"user","message":{"role":"user","content":"a string content"}}`,
-		`{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"found"}],"is_error":true}]}}`,
-		`[1,2]`,
-	} {
-		p.line([]byte(l), emit)
-	}
+	events := feed(&claudeStream{}, lines(`{"type":"system","subtype":"compact_boundary","session_id":"s"}
+{"type":"stream_event","event":{"type":"content_block_delta"}}
+{"type":"assistant","message":{"content":[{"type":"server_tool_use","id":"x","name":"web_search","input":{"query":"go"}},{"type":"image"}]}}
+{"type":"user","message":{"role":"user","content":"a string content"}}
+{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"found"}],"is_error":true}]}}
+[1,2]`))
 	if got := typeSeq(events); got != "preamble message tool_use message preamble tool_result message" {
 		t.Fatalf("events %s", got)
 	}
@@ -220,11 +206,8 @@ func TestClaudeCommand(t *testing.T) {
 	}
 }
 
-func FuzzClaudeStream(f *testing.F) {
-	seedFuzz(f, "claude")
-	f.Fuzz(func(t *testing.T, data []byte, rc int) {
-		fuzzStream(t, &claudeStream{}, data, rc)
-	})
-}
+func FuzzClaudeStream(f *testing.F) { fuzzParser(f, "claude", newClaudeParser) }
 
-func BenchmarkClaudeStream(b *testing.B) { benchStream(b, "claude-tool", newClaudeParser) }
+func BenchmarkClaudeStream(b *testing.B) {
+	benchParser(b, newClaudeParser, loadFixture(b, "claude-tool").stdout)
+}

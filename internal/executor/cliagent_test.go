@@ -1,8 +1,6 @@
 package executor
 
 import (
-	"context"
-	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -71,17 +69,11 @@ func TestStreamExecutorsWithFakeAgents(t *testing.T) {
 			if tc.step != nil {
 				fake.script(t, *tc.step)
 			}
-			ex, err := New(Spec{Executor: tc.exec, Model: "model-x", InactivityTimeout: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
 			req := fake.request("What is 6 times 7?")
 			req.Env = append(req.Env, tc.extra...)
-			var events eventLog
 			var started int
 			req.OnStart = func(pid int) { started = pid }
-			res, err := ex.Run(context.Background(), req, events.emit)
-			events.validate(t)
+			res, events, err := runExecutor(t, Spec{Executor: tc.exec, Model: "model-x", InactivityTimeout: time.Minute}, req)
 			if started <= 1 {
 				t.Errorf("OnStart got pid %d", started)
 			}
@@ -89,16 +81,7 @@ func TestStreamExecutorsWithFakeAgents(t *testing.T) {
 				t.Errorf("events %v do not include %v in order", events.types(), tc.want.types)
 			}
 			if tc.want.kinds != nil {
-				for _, k := range tc.want.kinds {
-					if !errors.Is(err, k) {
-						t.Fatalf("err = %v, want it to be %v", err, k)
-					}
-				}
-				for _, s := range tc.want.errText {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error does not mention %q:\n%v", s, err)
-					}
-				}
+				checkError(t, err, tc.want.kinds, tc.want.errText...)
 				return
 			}
 			if err != nil {
@@ -141,11 +124,7 @@ func TestStreamExecutorsVerdictAndEnvironment(t *testing.T) {
 	for _, name := range []string{"claude", "codex", "gemini"} {
 		t.Run(name, func(t *testing.T) {
 			fake := newFakeAgents(t, name)
-			ex, err := New(Spec{Executor: name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := ex.Run(context.Background(), fake.request("Reply with a JSON verdict."), func(activity.Event) {})
+			res, _, err := runExecutor(t, Spec{Executor: name}, fake.request("Reply with a JSON verdict."))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,15 +154,12 @@ func TestStreamExecutorsStopASilentAgent(t *testing.T) {
 			t.Parallel()
 			fake := newFakeAgents(t, name)
 			fake.script(t, fakeagent.Step{Behaviour: "hang"})
-			ex, err := New(Spec{Executor: name, InactivityTimeout: 2 * time.Second}) // longer than a loaded machine needs to start the fake
-			if err != nil {
-				t.Fatal(err)
-			}
-			var events eventLog
 			start := time.Now()
-			_, err = ex.Run(context.Background(), fake.request("anything"), events.emit)
-			if !errors.Is(err, ErrInactivity) || !strings.HasPrefix(err.Error(), name+": ") {
-				t.Fatalf("err = %v, want ErrInactivity naming %s", err, name)
+			// The timeout is longer than a loaded machine needs to start the fake.
+			_, events, err := runExecutor(t, Spec{Executor: name, InactivityTimeout: 2 * time.Second}, fake.request("anything"))
+			checkError(t, err, []error{ErrInactivity})
+			if !strings.HasPrefix(err.Error(), name+": ") {
+				t.Errorf("error %q does not start with the CLI's name", err)
 			}
 			if d := time.Since(start); d > 15*time.Second {
 				t.Errorf("stopping took %s", d)
@@ -202,16 +178,10 @@ func TestStreamExecutorsFlood(t *testing.T) {
 			t.Parallel()
 			fake := newFakeAgents(t, name)
 			fake.script(t, fakeagent.Step{Behaviour: "flood:3000000", Answer: "made it"})
-			ex, err := New(Spec{Executor: name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var events eventLog
-			res, err := ex.Run(context.Background(), fake.request("go"), events.emit)
+			res, events, err := runExecutor(t, Spec{Executor: name}, fake.request("go"))
 			if err != nil || res.Text != "made it" {
 				t.Fatalf("result %.200q (%d bytes), err %v", res.Text, len(res.Text), err)
 			}
-			events.validate(t)
 			if len(events) < 10 {
 				t.Errorf("only %d events for 3 MB of output", len(events))
 			}
@@ -222,26 +192,14 @@ func TestStreamExecutorsFlood(t *testing.T) {
 func TestStreamExecutorsMissingProgram(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"claude", "codex", "gemini"} {
-		ex, err := New(Spec{Executor: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = ex.Run(context.Background(), Request{Prompt: "x", Workdir: t.TempDir(), Env: []string{"PATH=" + t.TempDir()}}, func(activity.Event) {})
-		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "npm install") {
-			t.Errorf("%s: err = %v", name, err)
-		}
+		_, _, err := runExecutor(t, Spec{Executor: name}, Request{Prompt: "x", Workdir: t.TempDir(), Env: []string{"PATH=" + t.TempDir()}})
+		checkError(t, err, []error{ErrNotFound}, "npm install")
 	}
 }
 
 func TestCodexExecutorRejectedArgument(t *testing.T) {
 	t.Parallel()
 	fake := newFakeAgents(t, "codex")
-	ex, err := New(Spec{Executor: "codex", ExtraArgs: []string{"--no-such-flag"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ex.Run(context.Background(), fake.request("x"), func(activity.Event) {})
-	if !errors.Is(err, ErrExit) || !strings.Contains(err.Error(), "rejected its arguments") || !strings.Contains(err.Error(), "'--no-such-flag'") {
-		t.Fatalf("err = %v", err)
-	}
+	_, _, err := runExecutor(t, Spec{Executor: "codex", ExtraArgs: []string{"--no-such-flag"}}, fake.request("x"))
+	checkError(t, err, []error{ErrExit}, "rejected its arguments", "'--no-such-flag'")
 }

@@ -36,23 +36,9 @@ func (c *clineExecutor) Run(ctx context.Context, req Request, emit Emit) (Result
 		// Without a prompt Cline opens its interactive view, which nobody would answer.
 		return Result{ExitCode: -1}, fmt.Errorf("%w: the prompt for cline is empty", ErrAgent)
 	}
-	s := newClineStream()
-	stderr := newLineTail(quotedStderrLines)
 	p := cliProcess(c.spec, req, c.argv())
 	p.Stdin = req.Prompt
-	p.Stdout = func(line []byte) { s.line(line, emit) }
-	p.Stderr = stderrEvents(stderr, emit)
-
-	code, err := p.run(ctx)
-	if err != nil {
-		return Result{ExitCode: code}, withStderr(err, stderr)
-	}
-	s.end(emit)
-	res, err := s.result(code, stderr)
-	if err == nil {
-		emit(activity.Event{Type: activity.Result, Text: activity.Truncate(res.Text)})
-	}
-	return res, err
+	return runRawStderr(ctx, p, newClineStream(), emit)
 }
 
 // maxClineObject bounds one JSON value from Cline. A bigger one is reported as an
@@ -160,7 +146,7 @@ type clineMessage struct {
 
 // message turns one complete JSON value into events.
 func (s *clineStream) message(raw []byte, emit Emit) {
-	data := json.RawMessage(bytes.Clone(raw))
+	data := cloneLine(raw)
 	var m clineMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		if json.Valid(raw) {
@@ -181,7 +167,7 @@ func (s *clineStream) message(raw []byte, emit Emit) {
 		s.sessionID = m.TaskID
 		ev.Type, ev.Text = activity.Preamble, "task "+m.TaskID+" started"
 	case "error":
-		s.errors.add([]byte(m.Message))
+		s.errors.add(m.Message)
 		ev.Type, ev.Text = activity.Error, m.Message
 	case "run_result": // later releases report the final answer this way
 		s.setAnswer(m.Text)
@@ -222,7 +208,7 @@ func (s *clineStream) say(m clineMessage) (activity.Type, string) {
 	case "api_req_retried", "error_retry":
 		return activity.Error, firstNonEmpty(m.Text, "retrying the API request")
 	case "error", "diff_error", "clineignore_error", "command_permission_denied":
-		s.errors.add([]byte(m.Text))
+		s.errors.add(m.Text)
 		return activity.Error, m.Text
 	case "command", "browser_action_launch", "browser_action", "use_mcp_server",
 		"mcp_server_request_started", "use_subagents", "subagent", "load_mcp_documentation":
@@ -252,10 +238,10 @@ func (s *clineStream) ask(m clineMessage) (activity.Type, string) {
 		return activity.Message, firstNonEmpty(s.answer, "cline marked the task complete")
 	case "api_req_failed":
 		s.apiFailed = true
-		s.errors.add([]byte(m.Text))
+		s.errors.add(m.Text)
 		return activity.Error, "model API request failed: " + m.Text
 	case "mistake_limit_reached":
-		s.errors.add([]byte(m.Text))
+		s.errors.add(m.Text)
 		return activity.Error, firstNonEmpty(m.Text, "cline reached its limit of consecutive mistakes")
 	case "command", "browser_action_launch", "use_mcp_server", "use_subagents":
 		return activity.ToolUse, m.Ask + ": " + m.Text
@@ -282,7 +268,7 @@ func (s *clineStream) setAnswer(text string) {
 // completion_result and the exit status is 0; ErrExit for a non-zero status (plus
 // ErrModelAPI when a model API request failed); ErrAgent for a clean exit without a
 // completion_result (Cline also exits 0 when stopped by a signal).
-func (s *clineStream) result(exitCode int, stderr *lineTail) (Result, error) {
+func (s *clineStream) result(exitCode int, stderrLines []string) (Result, error) {
 	res := Result{Usage: s.usage, SessionID: s.sessionID, ExitCode: exitCode}
 	reported := ""
 	if e := s.errors.String(); e != "" {
@@ -290,17 +276,17 @@ func (s *clineStream) result(exitCode int, stderr *lineTail) (Result, error) {
 	}
 	switch {
 	case exitCode != 0 && s.apiFailed:
-		return res, withKindsOf(ErrExit, ErrModelAPI, "cline exited with status %d after a failed model API request%s; check the model and the provider's API key in `cline auth`%s",
-			exitCode, reported, stderrNote(stderr))
+		return res, withKinds(ErrExit, ErrModelAPI, "cline exited with status %d after a failed model API request%s; check the model and the provider's API key in `cline auth`%s",
+			exitCode, reported, stderrNote(stderrLines))
 	case exitCode != 0:
-		return res, fmt.Errorf("%w: cline exited with status %d%s%s", ErrExit, exitCode, reported, stderrNote(stderr))
+		return res, fmt.Errorf("%w: cline exited with status %d%s%s", ErrExit, exitCode, reported, stderrNote(stderrLines))
 	case !s.haveAnswer:
 		last := ""
 		if s.lastText != "" {
-			last = "; its last message: " + cutText(s.lastText, 300)
+			last = "; its last message: " + clipText(s.lastText, 300)
 		}
 		return res, fmt.Errorf("%w: cline exited without a completion_result, so the task did not finish (it may have been stopped, or be waiting for an answer)%s%s%s",
-			ErrAgent, reported, last, stderrNote(stderr))
+			ErrAgent, reported, last, stderrNote(stderrLines))
 	}
 	res.Text = s.answer
 	return res, nil
@@ -354,30 +340,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// cutText shortens s to about n bytes for a message.
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-// twoKinds is an error of two kinds (errors.Is matches both).
-type twoKinds struct {
-	msg   string
-	kinds [2]error
-}
-
-func (e *twoKinds) Error() string   { return e.msg }
-func (e *twoKinds) Unwrap() []error { return e.kinds[:] }
-
-func withKindsOf(primary, secondary error, format string, args ...any) error {
-	return &twoKinds{msg: primary.Error() + ": " + fmt.Sprintf(format, args...), kinds: [2]error{primary, secondary}}
 }
 
 // jsonScanner finds where a JSON value ends in a stream of bytes, tracking nesting

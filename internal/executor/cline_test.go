@@ -3,9 +3,7 @@ package executor
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,14 +54,6 @@ const (
 {"type":"error","message":"500 Internal Server Error"}`
 )
 
-func lines(s string) [][]byte {
-	var out [][]byte
-	for _, l := range strings.Split(s, "\n") {
-		out = append(out, []byte(l))
-	}
-	return out
-}
-
 // pretty re-indents every line of a compact transcript over several lines.
 func pretty(t testing.TB, s string) [][]byte {
 	var out [][]byte
@@ -89,15 +79,6 @@ func pieces(ls [][]byte, n int) [][]byte {
 		out = append(out, l)
 	}
 	return out
-}
-
-func feedCline(s *clineStream, in [][]byte) eventLog {
-	var events eventLog
-	for _, l := range in {
-		s.line(l, events.emit)
-	}
-	s.end(events.emit)
-	return events
 }
 
 func TestClineStream(t *testing.T) {
@@ -147,21 +128,14 @@ func TestClineStream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newClineStream()
-			events := feedCline(s, tt.in(t))
+			events := feed(s, tt.in(t))
 			events.validate(t)
 			if tt.wantTypes != nil && !slices.Equal(events.types(), tt.wantTypes) {
 				t.Errorf("event types\n got %v\nwant %v\nevents %+v", events.types(), tt.wantTypes, events)
 			}
-			res, err := s.result(tt.exitCode, newLineTail(3))
+			res, err := s.result(tt.exitCode, nil)
 			if tt.wantErr != nil {
-				for _, w := range tt.wantErr {
-					if !errors.Is(err, w) {
-						t.Errorf("err = %v, want %v", err, w)
-					}
-				}
-				if err != nil && !strings.Contains(err.Error(), tt.wantInErr) {
-					t.Errorf("error %q does not mention %q", err, tt.wantInErr)
-				}
+				checkError(t, err, tt.wantErr, tt.wantInErr)
 				return
 			}
 			if err != nil {
@@ -176,8 +150,8 @@ func TestClineStream(t *testing.T) {
 
 func TestClineStreamUsageAndSession(t *testing.T) {
 	s := newClineStream()
-	events := feedCline(s, lines(clineSuccess))
-	res, err := s.result(0, newLineTail(3))
+	events := feed(s, lines(clineSuccess))
+	res, err := s.result(0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +189,7 @@ func TestClineStreamSkipsARunawayObject(t *testing.T) {
 	if want := []activity.Type{activity.Error, activity.Message}; !slices.Equal(events.types(), want) {
 		t.Fatalf("types %v, want %v", events.types(), want)
 	}
-	if res, err := s.result(0, newLineTail(1)); err != nil || res.Text != "ok" {
+	if res, err := s.result(0, nil); err != nil || res.Text != "ok" {
 		t.Errorf("after the runaway object: %q, %v", res.Text, err)
 	}
 }
@@ -250,20 +224,10 @@ func TestClineExecutorWithFakeCline(t *testing.T) {
 			if tt.pretty {
 				fake.Env = append(fake.Env, fakeagent.PrettyEnv+"=1")
 			}
-			ex, err := New(Spec{Executor: "cline", Model: "gpt-4.1", InactivityTimeout: tt.inactivity})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var events eventLog
 			prompt := cmp.Or(tt.prompt, "do the task")
-			res, err := ex.Run(context.Background(), fake.request(prompt), events.emit)
-			events.validate(t)
+			res, events, err := runExecutor(t, Spec{Executor: "cline", Model: "gpt-4.1", InactivityTimeout: tt.inactivity}, fake.request(prompt))
 			if tt.wantErr != nil {
-				for _, w := range tt.wantErr {
-					if !errors.Is(err, w) {
-						t.Errorf("err = %v, want %v", err, w)
-					}
-				}
+				checkError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -290,11 +254,8 @@ func TestClineExecutorWithFakeCline(t *testing.T) {
 }
 
 func TestClineRefusesAnEmptyPrompt(t *testing.T) {
-	ex, _ := New(Spec{Executor: "cline"})
-	_, err := ex.Run(context.Background(), Request{Prompt: " \n"}, func(activity.Event) {})
-	if !errors.Is(err, ErrAgent) {
-		t.Fatalf("err = %v", err)
-	}
+	_, _, err := runExecutor(t, Spec{Executor: "cline"}, Request{Prompt: " \n"})
+	checkError(t, err, []error{ErrAgent}, "empty")
 }
 
 func FuzzClineStream(f *testing.F) {
@@ -316,7 +277,7 @@ func FuzzClineStream(f *testing.F) {
 		}
 		s.end(events.emit)
 		events.validate(t)
-		res, err := s.result(0, newLineTail(2))
+		res, err := s.result(0, nil)
 		if err == nil && !s.haveAnswer {
 			t.Fatalf("success %+v without a completion_result", res)
 		}
@@ -324,26 +285,5 @@ func FuzzClineStream(f *testing.F) {
 }
 
 func BenchmarkClineStream(b *testing.B) {
-	in := lines(clineSuccess)
-	var raw [][]byte
-	for range 100 {
-		raw = append(raw, in...)
-	}
-	events := 0
-	emit := func(activity.Event) { events++ }
-	b.ReportAllocs()
-	for b.Loop() {
-		s := newClineStream()
-		for _, l := range raw {
-			s.line(l, emit)
-		}
-	}
-	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	allocs := testing.AllocsPerRun(3, func() {
-		s := newClineStream()
-		for _, l := range raw {
-			s.line(l, func(activity.Event) {})
-		}
-	})
-	b.ReportMetric(allocs/float64(len(raw)), "allocs/event")
+	benchParser(b, func() streamParser { return newClineStream() }, lines(strings.TrimSuffix(strings.Repeat(clineSuccess+"\n", 100), "\n")))
 }

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/oneshot-run/oneshot/internal/activity"
 )
 
 func newCodexParser() streamParser { return &codexStream{} }
@@ -125,10 +123,6 @@ func TestCodexStream(t *testing.T) {
 
 func TestCodexEventText(t *testing.T) {
 	events, _, _, _ := replay(&codexStream{}, loadFixture(t, "codex-tool"), 0)
-	var texts []string
-	for _, e := range events {
-		texts = append(texts, string(e.Type)+": "+e.Text)
-	}
 	want := []string{
 		"preamble: codex thread 01a21a8c-274c-7c13-bb92-401faf16e279",
 		"preamble: codex turn started",
@@ -139,36 +133,26 @@ func TestCodexEventText(t *testing.T) {
 		"usage: tokens: 30430 in, 80 out",
 		"result: The answer is 42.",
 	}
-	if !slices.Equal(texts, want) {
+	if texts := events.typeTexts(); !slices.Equal(texts, want) {
 		t.Errorf("texts:\n%q\nwant\n%q", texts, want)
 	}
 }
 
 func TestCodexOtherItems(t *testing.T) {
 	p := &codexStream{}
-	var events []activity.Event
-	emit := func(e activity.Event) { events = append(events, e) }
-	for _, l := range []string{
-		`{"type":"item.completed","item":{"id":"item_1","type":"file_change","changes":[{"path":"a.go","kind":"add"},{"path":"b.go","kind":"update"}],"status":"completed"}}`,
-		`{"type":"item.started","item":{"id":"item_2","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{"query":"river"},"status":"in_progress"}}`,
-		`{"type":"item.completed","item":{"id":"item_2","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{"query":"river"},"error":{"message":"offline"},"status":"failed"}}`,
-		`{"type":"item.started","item":{"id":"item_3","type":"web_search","query":"go fuzzing"}}`,
-		`{"type":"item.completed","item":{"id":"item_3","type":"web_search","query":"go fuzzing"}}`,
-		`{"type":"item.updated","item":{"id":"item_4","type":"todo_list","items":[{"text":"read","completed":true},{"text":"write","completed":false}]}}`,
-		`{"type":"item.completed","item":{"id":"item_4","type":"todo_list","items":[{"text":"read","completed":true},{"text":"write","completed":true}]}}`,
-		`{"type":"item.started","item":{"id":"item_5","type":"command_execution","command":"false","status":"in_progress"}}`,
-		`{"type":"item.completed","item":{"id":"item_5","type":"command_execution","command":"false","aggregated_output":"","exit_code":1,"status":"failed"}}`,
-		`{"type":"item.completed","item":{"id":"item_6","type":"collab_call"}}`,
-		`{"type":"session.configured"}`,
-		`{"type":"item.completed","item":{"id":"item_7","type":"agent_message","text":"first"}}`,
-		`{"type":"item.completed","item":{"id":"item_8","type":"agent_message","text":"second"}}`,
-	} {
-		p.line([]byte(l), emit)
-	}
-	var got []string
-	for _, e := range events {
-		got = append(got, string(e.Type)+": "+e.Text)
-	}
+	events := feed(p, lines(`{"type":"item.completed","item":{"id":"item_1","type":"file_change","changes":[{"path":"a.go","kind":"add"},{"path":"b.go","kind":"update"}],"status":"completed"}}
+{"type":"item.started","item":{"id":"item_2","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{"query":"river"},"status":"in_progress"}}
+{"type":"item.completed","item":{"id":"item_2","type":"mcp_tool_call","server":"docs","tool":"search","arguments":{"query":"river"},"error":{"message":"offline"},"status":"failed"}}
+{"type":"item.started","item":{"id":"item_3","type":"web_search","query":"go fuzzing"}}
+{"type":"item.completed","item":{"id":"item_3","type":"web_search","query":"go fuzzing"}}
+{"type":"item.updated","item":{"id":"item_4","type":"todo_list","items":[{"text":"read","completed":true},{"text":"write","completed":false}]}}
+{"type":"item.completed","item":{"id":"item_4","type":"todo_list","items":[{"text":"read","completed":true},{"text":"write","completed":true}]}}
+{"type":"item.started","item":{"id":"item_5","type":"command_execution","command":"false","status":"in_progress"}}
+{"type":"item.completed","item":{"id":"item_5","type":"command_execution","command":"false","aggregated_output":"","exit_code":1,"status":"failed"}}
+{"type":"item.completed","item":{"id":"item_6","type":"collab_call"}}
+{"type":"session.configured"}
+{"type":"item.completed","item":{"id":"item_7","type":"agent_message","text":"first"}}
+{"type":"item.completed","item":{"id":"item_8","type":"agent_message","text":"second"}}`))
 	want := []string{
 		"tool_use: edit: add a.go, update b.go",
 		"tool_result: edit returned: add a.go, update b.go",
@@ -185,7 +169,7 @@ func TestCodexOtherItems(t *testing.T) {
 		"message: first",
 		"message: second",
 	}
-	if !slices.Equal(got, want) {
+	if got := events.typeTexts(); !slices.Equal(got, want) {
 		t.Errorf("events:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// Without turn.completed, but with a final message and exit 0: the last message is the answer.
@@ -206,11 +190,8 @@ func TestCodexCommand(t *testing.T) {
 	}
 }
 
-func FuzzCodexStream(f *testing.F) {
-	seedFuzz(f, "codex")
-	f.Fuzz(func(t *testing.T, data []byte, rc int) {
-		fuzzStream(t, &codexStream{}, data, rc)
-	})
-}
+func FuzzCodexStream(f *testing.F) { fuzzParser(f, "codex", newCodexParser) }
 
-func BenchmarkCodexStream(b *testing.B) { benchStream(b, "codex-tool", newCodexParser) }
+func BenchmarkCodexStream(b *testing.B) {
+	benchParser(b, newCodexParser, loadFixture(b, "codex-tool").stdout)
+}

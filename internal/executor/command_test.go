@@ -1,8 +1,6 @@
 package executor
 
 import (
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,22 +60,10 @@ func TestCommandExecutor(t *testing.T) {
 			if tt.step != nil {
 				fake.script(t, *tt.step)
 			}
-			ex, err := New(Spec{Executor: "command", Command: []string{"fakecmd"}, InactivityTimeout: tt.inactivity})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var events eventLog
-			res, err := ex.Run(context.Background(), fake.request(tt.prompt), events.emit)
-			events.validate(t)
+			res, events, err := runExecutor(t, Spec{Executor: "command", Command: []string{"fakecmd"}, InactivityTimeout: tt.inactivity},
+				fake.request(tt.prompt))
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				for _, w := range tt.wantInErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not mention %q", err, w)
-					}
-				}
+				checkError(t, err, []error{tt.wantErr}, tt.wantInErr...)
 				return
 			}
 			if err != nil {
@@ -105,16 +91,11 @@ func TestCommandExecutor(t *testing.T) {
 func TestCommandRunsInTheWorkdirWithTheEnvironment(t *testing.T) {
 	t.Parallel()
 	fake := newFakeAgents(t, "fakecmd")
-	ex, err := New(Spec{Executor: "command", Command: []string{"fakecmd", "--fast"}, ExtraArgs: []string{"--extra"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	req := fake.request("task")
 	req.Env = append(req.Env, "ANTHROPIC_API_KEY=test-key-not-secret")
 	var started atomic.Int64
 	req.OnStart = func(pid int) { started.Store(int64(pid)) }
-	var events eventLog
-	if _, err := ex.Run(context.Background(), req, events.emit); err != nil {
+	if _, _, err := runExecutor(t, Spec{Executor: "command", Command: []string{"fakecmd", "--fast"}, ExtraArgs: []string{"--extra"}}, req); err != nil {
 		t.Fatal(err)
 	}
 	recs := fake.records(t)
@@ -142,17 +123,8 @@ func TestCommandAnswerIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := New(Spec{Executor: "command", Command: []string{exe, strconv.Itoa(3 * maxAnswer)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := Request{Env: []string{helperEnv + "=flood", quickRaceExit()}}
-	messages := 0
-	res, err := ex.Run(context.Background(), req, func(e activity.Event) {
-		if e.Type == activity.Message {
-			messages++
-		}
-	})
+	res, events, err := runExecutor(t, Spec{Executor: "command", Command: []string{exe, strconv.Itoa(3 * maxAnswer)}},
+		Request{Env: []string{helperEnv + "=flood", quickRaceExit()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,21 +134,15 @@ func TestCommandAnswerIsBounded(t *testing.T) {
 	if len(res.Text) > maxAnswer+200 {
 		t.Errorf("answer is %d bytes, want about %d", len(res.Text), maxAnswer)
 	}
-	if want := 3 * maxAnswer / 100; messages < want {
+	if messages, want := len(events.texts(activity.Message)), 3*maxAnswer/100; messages < want {
 		t.Errorf("%d message events, want one per line (%d)", messages, want)
 	}
 }
 
 func TestCommandMissingProgram(t *testing.T) {
 	t.Parallel()
-	ex, err := New(Spec{Executor: "command", Command: []string{"oneshot-no-such-program"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ex.Run(context.Background(), Request{Env: []string{"PATH=" + t.TempDir()}}, func(activity.Event) {})
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "oneshot-no-such-program") {
-		t.Fatalf("err = %v, want ErrNotFound naming the program", err)
-	}
+	_, _, err := runExecutor(t, Spec{Executor: "command", Command: []string{"oneshot-no-such-program"}}, Request{Env: []string{"PATH=" + t.TempDir()}})
+	checkError(t, err, []error{ErrNotFound}, "oneshot-no-such-program")
 }
 
 // TestCommandHangingAgentLeavesNoGrandchild is the case the old tool got wrong: an
@@ -186,15 +152,9 @@ func TestCommandHangingAgentLeavesNoGrandchild(t *testing.T) {
 	t.Parallel()
 	fake := newFakeAgents(t, "fakecmd")
 	fake.script(t, fakeagent.Step{Behaviour: "grandchild-hang"})
-	ex, err := New(Spec{Executor: "command", Command: []string{"fakecmd"}, InactivityTimeout: 700 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	_, err = ex.Run(context.Background(), fake.request("task"), func(activity.Event) {})
-	if !errors.Is(err, ErrInactivity) {
-		t.Fatalf("err = %v, want ErrInactivity", err)
-	}
+	_, _, err := runExecutor(t, Spec{Executor: "command", Command: []string{"fakecmd"}, InactivityTimeout: 700 * time.Millisecond}, fake.request("task"))
+	checkError(t, err, []error{ErrInactivity})
 	if elapsed := time.Since(start); elapsed > 700*time.Millisecond+defaultGrace+time.Second {
 		t.Errorf("stopping took %s", elapsed)
 	}

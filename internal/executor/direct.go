@@ -479,15 +479,7 @@ func directCode(raw json.RawMessage) string {
 
 // directSnippet shows at most a few hundred bytes of something a server sent.
 func directSnippet(b []byte) string {
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "�"))
-	if len(s) > 300 {
-		cut := 300
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
+	return clipText(strings.TrimSpace(strings.ToValidUTF8(string(b), "�")), 300)
 }
 
 // statusFailure explains an HTTP error status and decides whether to retry.
@@ -964,7 +956,7 @@ func (t *directTurn) flushLocked() {
 // blank text is dropped.
 func (t *directTurn) emitTextLocked(b []byte) {
 	b = bytes.TrimRight(b, "\r")
-	if len(bytes.TrimSpace(b)) == 0 {
+	if isBlankLine(b) {
 		return
 	}
 	for len(b) > 0 {

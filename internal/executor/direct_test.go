@@ -40,15 +40,7 @@ func (r *directEvents) all() []activity.Event {
 	return slices.Clone(r.events)
 }
 
-func (r *directEvents) texts(typ activity.Type) []string {
-	var out []string
-	for _, e := range r.all() {
-		if e.Type == typ {
-			out = append(out, e.Text)
-		}
-	}
-	return out
-}
+func (r *directEvents) texts(typ activity.Type) []string { return eventLog(r.all()).texts(typ) }
 
 // directTestOptions keeps the production shape with test-sized durations.
 func directTestOptions() directOptions {
@@ -276,13 +268,9 @@ func TestDirectServerErrorsExhaustRetries(t *testing.T) {
 	d := newTestDirect(t, Spec{Endpoint: srv.URL}, opts)
 
 	_, err, rec := runDirect(t, d, "hi")
-	if !errors.Is(err, ErrModelAPI) || Kind(err) != "model_api" {
-		t.Fatalf("err = %v, want a model API error", err)
-	}
-	for _, want := range []string{"HTTP 500", "The server had an error", "all 5 attempts"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
-		}
+	checkError(t, err, []error{ErrModelAPI}, "HTTP 500", "The server had an error", "all 5 attempts")
+	if Kind(err) != "model_api" {
+		t.Errorf("error kind %q, want model_api", Kind(err))
 	}
 	reqs := srv.Requests()
 	if len(reqs) != 5 {
@@ -426,20 +414,8 @@ func TestDirectExplainsFailures(t *testing.T) {
 			srv.Script(tt.reply)
 			d := newTestDirect(t, tt.spec(srv), directTestOptions())
 			_, err, rec := runDirect(t, d, "hi")
-			if err == nil {
-				t.Fatal("Run succeeded, want an error")
-			}
+			checkError(t, err, tt.expect.is, tt.expect.says...)
 			checkDirectEvents(t, rec)
-			for _, kind := range tt.expect.is {
-				if !errors.Is(err, kind) {
-					t.Errorf("error %q is not %v", err, kind)
-				}
-			}
-			for _, s := range tt.expect.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
 			if got := len(srv.Requests()); got != tt.expect.calls {
 				t.Errorf("%d chat requests, want %d (no retries)", got, tt.expect.calls)
 			}
@@ -469,14 +445,7 @@ func TestDirectConnectionRefused(t *testing.T) {
 	d := newTestDirect(t, Spec{Endpoint: endpoint}, directTestOptions())
 	start := time.Now()
 	_, err, rec := runDirect(t, d, "hi")
-	if !errors.Is(err, ErrModelAPI) {
-		t.Fatalf("err = %v, want a model API error", err)
-	}
-	for _, want := range []string{"cannot reach the model endpoint " + endpoint, "is the server running", "ollama serve", "--worker-endpoint"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
-		}
-	}
+	checkError(t, err, []error{ErrModelAPI}, "cannot reach the model endpoint "+endpoint, "is the server running", "ollama serve", "--worker-endpoint")
 	if errs := rec.texts(activity.Error); len(errs) != 1 {
 		t.Errorf("error events %q: a refused connection is not retried", errs)
 	}

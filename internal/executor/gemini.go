@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -317,5 +316,3 @@ func (t *boundedText) String() string {
 	}
 	return string(t.b)
 }
-
-func cloneLine(b []byte) json.RawMessage { return json.RawMessage(bytes.Clone(b)) }

@@ -108,10 +108,6 @@ func TestGeminiStream(t *testing.T) {
 
 func TestGeminiDeltasAreJoined(t *testing.T) {
 	events, stderr, _, _ := replay(&geminiStream{}, loadFixture(t, "gemini-tool"), 0)
-	var texts []string
-	for _, e := range events {
-		texts = append(texts, string(e.Type)+": "+e.Text)
-	}
 	want := []string{
 		"preamble: gemini session d37cfd01-de2e-48f4-a410-6a6f29e801f9, model auto",
 		`preamble: gemini "user" message received (34 bytes)`,
@@ -122,7 +118,7 @@ func TestGeminiDeltasAreJoined(t *testing.T) {
 		"usage: tokens: 722 in, 36 out",
 		"result: The answer is 42.",
 	}
-	if !slices.Equal(texts, want) {
+	if texts := events.typeTexts(); !slices.Equal(texts, want) {
 		t.Errorf("events:\n%s\nwant\n%s", strings.Join(texts, "\n"), strings.Join(want, "\n"))
 	}
 	// The prompt is recorded by the run, not again by its echo.
@@ -143,18 +139,16 @@ func TestGeminiDeltasAreJoined(t *testing.T) {
 
 func TestGeminiLongDeltaStreamIsEmittedInPieces(t *testing.T) {
 	p := &geminiStream{}
-	var events []activity.Event
-	emit := func(e activity.Event) { events = append(events, e) }
+	var events eventLog
 	chunk := strings.Repeat("x", 1000)
 	for range 10 {
 		b, _ := json.Marshal(map[string]any{"type": "message", "role": "assistant", "content": chunk, "delta": true})
-		p.line(b, emit)
+		p.line(b, events.emit)
 	}
 	if len(events) == 0 {
 		t.Fatal("10 kB of text without a newline was all held back")
 	}
-	p.line([]byte(`{"type":"message","role":"assistant","content":"done.\n","delta":true}`), emit)
-	p.end(emit)
+	events = append(events, feed(p, lines(`{"type":"message","role":"assistant","content":"done.\n","delta":true}`))...)
 	total := 0
 	for _, e := range events {
 		total += len(e.Text)
@@ -162,20 +156,15 @@ func TestGeminiLongDeltaStreamIsEmittedInPieces(t *testing.T) {
 	if total != 10*1000+len("done.") {
 		t.Errorf("emitted %d bytes of text, want all of it", total)
 	}
-	checkEvents(t, events)
+	events.validate(t)
 }
 
 func TestGeminiAnswerWhenTheLastTurnIsSilent(t *testing.T) {
 	p := &geminiStream{}
-	emit := func(activity.Event) {}
-	for _, l := range []string{
-		`{"type":"message","role":"assistant","content":"All done: 42.","delta":true}`,
-		`{"type":"tool_use","tool_name":"write_file","tool_id":"t1","parameters":{"file_path":"a.txt"}}`,
-		`{"type":"tool_result","tool_id":"t1","status":"error","error":{"type":"io","message":"disk full"}}`,
-		`{"type":"result","status":"success","stats":{"input_tokens":5,"output_tokens":6}}`,
-	} {
-		p.line([]byte(l), emit)
-	}
+	feed(p, lines(`{"type":"message","role":"assistant","content":"All done: 42.","delta":true}
+{"type":"tool_use","tool_name":"write_file","tool_id":"t1","parameters":{"file_path":"a.txt"}}
+{"type":"tool_result","tool_id":"t1","status":"error","error":{"type":"io","message":"disk full"}}
+{"type":"result","status":"success","stats":{"input_tokens":5,"output_tokens":6}}`))
 	res, err := p.result(0, nil)
 	if err != nil || res.Text != "All done: 42." || res.Usage != (Usage{InputTokens: 5, OutputTokens: 6}) {
 		t.Errorf("result %+v, %v", res, err)
@@ -184,8 +173,7 @@ func TestGeminiAnswerWhenTheLastTurnIsSilent(t *testing.T) {
 
 func TestGeminiErrorEventsAndStoppedRuns(t *testing.T) {
 	p := &geminiStream{}
-	var events []activity.Event
-	p.line([]byte(`{"type":"error","severity":"warning","message":"Loop detected"}`), func(e activity.Event) { events = append(events, e) })
+	events := feed(p, lines(`{"type":"error","severity":"warning","message":"Loop detected"}`))
 	if len(events) != 1 || events[0].Type != activity.Error || events[0].Text != "warning: Loop detected" {
 		t.Errorf("events %+v", events)
 	}
@@ -238,11 +226,8 @@ func TestBoundedTextKeepsTheEnd(t *testing.T) {
 	}
 }
 
-func FuzzGeminiStream(f *testing.F) {
-	seedFuzz(f, "gemini")
-	f.Fuzz(func(t *testing.T, data []byte, rc int) {
-		fuzzStream(t, &geminiStream{}, data, rc)
-	})
-}
+func FuzzGeminiStream(f *testing.F) { fuzzParser(f, "gemini", newGeminiParser) }
 
-func BenchmarkGeminiStream(b *testing.B) { benchStream(b, "gemini-tool", newGeminiParser) }
+func BenchmarkGeminiStream(b *testing.B) {
+	benchParser(b, newGeminiParser, loadFixture(b, "gemini-tool").stdout)
+}

@@ -282,17 +282,33 @@ func TestProcessStdinIsClosedAfterThePrompt(t *testing.T) {
 	}
 }
 
+// runGroup runs p, a helper that starts a grandchild, and checks that the run leaves
+// neither behind. It returns what run returned and how long it took.
+func runGroup(t *testing.T, ctx context.Context, p process) (code int, took time.Duration, err error) {
+	t.Helper()
+	var o output
+	o.attach(&p)
+	var leader atomic.Int64
+	onStart := p.OnStart
+	p.OnStart = func(pid int) {
+		leader.Store(int64(pid))
+		if onStart != nil {
+			onStart(pid)
+		}
+	}
+	start := time.Now()
+	code, err = p.run(ctx)
+	took = time.Since(start)
+	assertGone(t, "agent", int(leader.Load()))
+	assertGone(t, "grandchild", o.grandchildPID(t))
+	return code, took, err
+}
+
 func TestProcessInactivityStopsTheWholeGroup(t *testing.T) {
 	t.Parallel()
 	p := helper(t, "silent-grandchild")
 	p.Inactivity = 300 * time.Millisecond
-	var o output
-	o.attach(&p)
-	var leader atomic.Int64
-	p.OnStart = func(pid int) { leader.Store(int64(pid)) }
-	start := time.Now()
-	code, err := p.run(context.Background())
-	elapsed := time.Since(start)
+	code, elapsed, err := runGroup(t, context.Background(), p)
 	if !errors.Is(err, ErrInactivity) {
 		t.Fatalf("err = %v, want ErrInactivity", err)
 	}
@@ -305,8 +321,6 @@ func TestProcessInactivityStopsTheWholeGroup(t *testing.T) {
 	if elapsed > p.Inactivity+p.Grace+time.Second {
 		t.Errorf("took %s to stop a silent agent", elapsed)
 	}
-	assertGone(t, "agent", int(leader.Load()))
-	assertGone(t, "grandchild", o.grandchildPID(t))
 }
 
 func TestProcessParentIgnoringSIGTERMIsKilledAfterGrace(t *testing.T) {
@@ -314,13 +328,7 @@ func TestProcessParentIgnoringSIGTERMIsKilledAfterGrace(t *testing.T) {
 	p := helper(t, "ignore-term")
 	p.Inactivity = 200 * time.Millisecond
 	p.Grace = 700 * time.Millisecond
-	var o output
-	o.attach(&p)
-	var leader atomic.Int64
-	p.OnStart = func(pid int) { leader.Store(int64(pid)) }
-	start := time.Now()
-	_, err := p.run(context.Background())
-	elapsed := time.Since(start)
+	_, elapsed, err := runGroup(t, context.Background(), p)
 	if !errors.Is(err, ErrInactivity) {
 		t.Fatalf("err = %v, want ErrInactivity", err)
 	}
@@ -330,8 +338,6 @@ func TestProcessParentIgnoringSIGTERMIsKilledAfterGrace(t *testing.T) {
 	if elapsed > p.Inactivity+p.Grace+time.Second {
 		t.Errorf("returned after %s: SIGKILL came too late", elapsed)
 	}
-	assertGone(t, "agent ignoring SIGTERM", int(leader.Load()))
-	assertGone(t, "grandchild", o.grandchildPID(t))
 }
 
 func TestProcessMaxTimeout(t *testing.T) {
@@ -358,28 +364,22 @@ func TestProcessContextCancelStopsTheGroup(t *testing.T) {
 	t.Parallel()
 	p := helper(t, "ignore-term")
 	p.Grace = 500 * time.Millisecond
-	var o output
-	o.attach(&p)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cancelled atomic.Int64
-	var leader atomic.Int64
-	p.OnStart = func(pid int) {
-		leader.Store(int64(pid))
+	p.OnStart = func(int) {
 		time.AfterFunc(300*time.Millisecond, func() {
 			cancelled.Store(time.Now().UnixNano())
 			cancel()
 		})
 	}
-	_, err := p.run(ctx)
+	_, _, err := runGroup(t, ctx, p)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	if took := time.Since(time.Unix(0, cancelled.Load())); took > p.Grace+time.Second {
 		t.Errorf("stopping after cancel took %s, want under %s", took, p.Grace+time.Second)
 	}
-	assertGone(t, "agent", int(leader.Load()))
-	assertGone(t, "grandchild", o.grandchildPID(t))
 }
 
 func TestProcessCancelledBeforeStart(t *testing.T) {
@@ -590,35 +590,6 @@ func TestLineSplitter(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := tailBuffer{max: 10}
-	for i := range 20 {
-		b.writeLine([]byte(strconv.Itoa(i)))
-	}
-	got := b.String()
-	if !strings.HasPrefix(got, "[output truncated") || !strings.HasSuffix(got, "\n17\n18\n19") {
-		t.Errorf("got %q", got)
-	}
-	small := tailBuffer{max: 100}
-	small.writeLine([]byte("short"))
-	if small.String() != "short" {
-		t.Errorf("got %q", small.String())
-	}
-}
-
-func TestLineTail(t *testing.T) {
-	tail := newLineTail(3)
-	for _, l := range []string{"a", "b", "", "c", "d"} {
-		tail.add([]byte(l))
-	}
-	if got := strings.Join(tail.Lines(), ","); got != ",c,d" {
-		t.Errorf("Lines() = %q", got)
-	}
-	if got := tail.String(); got != "c | d" {
-		t.Errorf("String() = %q", got)
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/oneshot-run/oneshot/internal/activity"
 )
@@ -60,32 +62,45 @@ func readLines(t testing.TB, path string) [][]byte {
 	return lines
 }
 
-// replay feeds a fixture through a parser the way cliAgent.Run does, with one difference
-// that makes the assertions simpler: stdout events and stderr events are collected apart.
-// Every line is handed over in a buffer that is overwritten afterwards, as the process
-// runner reuses its buffers, so events that kept a reference instead of a copy show up
-// as corrupted Data.
-func replay(p streamParser, f fixture, rc int) (events, stderr []activity.Event, res Result, err error) {
-	emit := func(e activity.Event) { events = append(events, e) }
+// feed hands lines to a parser as the process runner does, then ends the stream. Every
+// line is handed over in a buffer that is overwritten afterwards, as the runner reuses
+// its buffers, so events that kept a reference instead of a copy show up as corrupted
+// Data.
+func feed(p streamParser, lines [][]byte) eventLog {
+	var events eventLog
 	buf := make([]byte, 0, 4096)
-	for _, l := range f.stdout {
+	for _, l := range lines {
 		buf = append(buf[:0], l...)
-		p.line(buf, emit)
+		p.line(buf, events.emit)
 		for i := range buf {
 			buf[i] = 'X'
 		}
 	}
 	if e, ok := p.(streamEnder); ok {
-		e.end(emit)
+		e.end(events.emit)
 	}
-	var tail streamStderrTail
+	return events
+}
+
+// lines splits s into lines.
+func lines(s string) [][]byte {
+	var out [][]byte
+	for _, l := range strings.Split(s, "\n") {
+		out = append(out, []byte(l))
+	}
+	return out
+}
+
+// replay feeds a fixture through a parser the way cliAgent.Run does, with one difference
+// that makes the assertions simpler: stdout events and stderr events are collected apart.
+func replay(p streamParser, f fixture, rc int) (events, stderr eventLog, res Result, err error) {
+	events = feed(p, f.stdout)
+	tail := newLineTail(streamTailLines)
+	toTail := cleanStderr(tail, stderr.emit)
 	for _, l := range f.stderr {
-		if ev, ok := streamStderrEvent(l); ok {
-			tail.add(ev.Text)
-			stderr = append(stderr, ev)
-		}
+		toTail(l)
 	}
-	res, err = p.result(rc, tail.lines())
+	res, err = p.result(rc, tail.Lines())
 	return events, stderr, res, err
 }
 
@@ -105,32 +120,6 @@ func typeSeq(events []activity.Event) string {
 		i = j
 	}
 	return strings.Join(parts, " ")
-}
-
-var validTypes = map[activity.Type]bool{
-	activity.State: true, activity.Preamble: true, activity.Message: true, activity.Thought: true,
-	activity.ToolUse: true, activity.ToolResult: true, activity.Usage: true, activity.Result: true,
-	activity.Stderr: true, activity.Error: true,
-}
-
-// checkEvents asserts what holds for any event a parser emits: a known type, Data that is
-// valid JSON, and an event that serialises.
-func checkEvents(t testing.TB, events []activity.Event) {
-	t.Helper()
-	for i, e := range events {
-		if !validTypes[e.Type] {
-			t.Fatalf("event %d has invalid type %q", i, e.Type)
-		}
-		if e.Data != nil && !json.Valid(e.Data) {
-			t.Fatalf("event %d (%s) has invalid JSON data: %q", i, e.Type, e.Data)
-		}
-		if len(e.Text) > activity.MaxText+len("…[truncated]") {
-			t.Fatalf("event %d text is %d bytes, over the limit", i, len(e.Text))
-		}
-		if _, err := json.Marshal(e); err != nil {
-			t.Fatalf("event %d does not serialise: %v", i, err)
-		}
-	}
 }
 
 // streamCase is one fixture replayed through a parser, with what a user would notice.
@@ -157,7 +146,7 @@ func runStreamCases(t *testing.T, newParser func() streamParser, cases []streamC
 				rc = *tc.rc
 			}
 			events, _, res, err := replay(newParser(), f, rc)
-			checkEvents(t, events)
+			events.validate(t)
 			if tc.seq != "" {
 				if got := typeSeq(events); got != tc.seq {
 					t.Errorf("event types:\n got %s\nwant %s", got, tc.seq)
@@ -192,62 +181,18 @@ func runStreamCases(t *testing.T, newParser func() streamParser, cases []streamC
 			if res.Text != tc.answer {
 				t.Errorf("answer %q, want %q", res.Text, tc.answer)
 			}
-			if n := countType(events, activity.Result); n != 1 {
-				t.Errorf("%d result events, want 1", n)
-			} else if r := lastOfType(events, activity.Result); r.Text != tc.answer {
-				t.Errorf("result event text %q, want the answer %q", r.Text, tc.answer)
+			if got := events.texts(activity.Result); len(got) != 1 || got[0] != tc.answer {
+				t.Errorf("result events %q, want one with the answer %q", got, tc.answer)
 			}
 		})
 	}
 }
 
-func countType(events []activity.Event, typ activity.Type) int {
-	n := 0
-	for _, e := range events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-func lastOfType(events []activity.Event, typ activity.Type) activity.Event {
-	for i := len(events) - 1; i >= 0; i-- {
-		if events[i].Type == typ {
-			return events[i]
-		}
-	}
-	return activity.Event{}
-}
-
 func intp(n int) *int { return &n }
 
-// fuzzStream feeds arbitrary bytes, line by line, to a parser and checks that whatever it
-// emits and returns is well formed.
-func fuzzStream(t *testing.T, p streamParser, data []byte, rc int) {
-	var events []activity.Event
-	emit := func(e activity.Event) { events = append(events, e) }
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		p.line(l, emit)
-	}
-	if e, ok := p.(streamEnder); ok {
-		e.end(emit)
-	}
-	res, err := p.result(rc, []string{string(data[:min(len(data), 100)])})
-	checkEvents(t, events)
-	if err != nil && Kind(err) == "other" {
-		t.Fatalf("error of no known kind: %v", err)
-	}
-	if err == nil && rc != 0 {
-		t.Fatalf("exit status %d accepted as success", rc)
-	}
-	if res.ExitCode != rc {
-		t.Fatalf("exit code %d, want %d", res.ExitCode, rc)
-	}
-}
-
-// seedFuzz adds every fixture of a CLI as a seed, whole and line by line.
-func seedFuzz(f *testing.F, prefix string) {
+// fuzzParser seeds f with every fixture of a CLI, whole and line by line, and checks that
+// whatever a parser emits and returns for arbitrary bytes is well formed.
+func fuzzParser(f *testing.F, prefix string, newParser func() streamParser) {
 	paths, err := filepath.Glob(filepath.Join("testdata", "streams", prefix+"-*.out"))
 	if err != nil || len(paths) == 0 {
 		f.Fatalf("no %s fixtures: %v", prefix, err)
@@ -263,13 +208,27 @@ func seedFuzz(f *testing.F, prefix string) {
 			f.Add(l, 0)
 		}
 	}
+	f.Fuzz(func(t *testing.T, data []byte, rc int) {
+		p := newParser()
+		events := feed(p, bytes.Split(data, []byte("\n")))
+		res, err := p.result(rc, []string{string(data[:min(len(data), 100)])})
+		events.validate(t)
+		if err != nil && Kind(err) == "other" {
+			t.Fatalf("error of no known kind: %v", err)
+		}
+		if err == nil && rc != 0 {
+			t.Fatalf("exit status %d accepted as success", rc)
+		}
+		if res.ExitCode != rc {
+			t.Fatalf("exit code %d, want %d", res.ExitCode, rc)
+		}
+	})
 }
 
-// benchStream replays a fixture through fresh parsers and reports throughput per event.
-func benchStream(b *testing.B, fixtureName string, newParser func() streamParser) {
-	f := loadFixture(b, fixtureName)
+// benchParser feeds stdout lines through fresh parsers and reports throughput per event.
+func benchParser(b *testing.B, newParser func() streamParser, stdout [][]byte) {
 	var bytesPerRun int64
-	for _, l := range f.stdout {
+	for _, l := range stdout {
 		bytesPerRun += int64(len(l) + 1)
 	}
 	events := 0
@@ -280,7 +239,7 @@ func benchStream(b *testing.B, fixtureName string, newParser func() streamParser
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		p := newParser()
-		for _, l := range f.stdout {
+		for _, l := range stdout {
 			p.line(l, emit)
 		}
 		if e, ok := p.(streamEnder); ok {
@@ -298,26 +257,65 @@ func benchStream(b *testing.B, fixtureName string, newParser func() streamParser
 	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
 
-func TestStderrTailKeepsTheLastMeaningfulLines(t *testing.T) {
-	var tail streamStderrTail
-	for i := range 30 {
-		tail.add(fmt.Sprintf("line %d", i))
-		tail.add("    at throwErrorIfNotOK (file://$CACHE/bundle.js:1:2)")
-		tail.add("   ")
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	b := tailBuffer{max: 10}
+	for i := range 20 {
+		b.writeLine([]byte(strconv.Itoa(i)))
 	}
-	got := tail.lines()
-	if len(got) != streamTailLines || got[0] != "line 10" || got[len(got)-1] != "line 29" {
-		t.Fatalf("tail = %q", got)
+	got := b.String()
+	if !strings.HasPrefix(got, "[output truncated") || !strings.HasSuffix(got, "\n17\n18\n19") {
+		t.Errorf("got %q", got)
+	}
+	small := tailBuffer{max: 100}
+	small.writeLine([]byte("short"))
+	if small.String() != "short" {
+		t.Errorf("got %q", small.String())
 	}
 }
 
-func TestStderrEventStripsColoursAndSkipsBlankLines(t *testing.T) {
-	ev, ok := streamStderrEvent([]byte("\x1b[31mGemini CLI is not running in a trusted directory.\x1b[0m"))
-	if !ok || ev.Type != activity.Stderr || ev.Text != "Gemini CLI is not running in a trusted directory." {
-		t.Fatalf("got %+v %v", ev, ok)
+func TestLineTail(t *testing.T) {
+	tail := newLineTail(3)
+	for _, l := range []string{"a", "b", "", "c", "d"} {
+		tail.add(l)
 	}
-	if _, ok := streamStderrEvent([]byte("  \t")); ok {
-		t.Fatal("blank line became an event")
+	if got := strings.Join(tail.Lines(), ","); got != ",c,d" {
+		t.Errorf("Lines() = %q", got)
+	}
+	if got := tail.String(); got != "c | d" {
+		t.Errorf("String() = %q", got)
+	}
+	long := newLineTail(1)
+	long.add("x" + strings.Repeat("é", maxTailLine)) // byte maxTailLine is inside an é
+	if got := long.String(); len(got) > maxTailLine+len("…") || !strings.HasSuffix(got, "é…") || !utf8.ValidString(got) {
+		t.Errorf("a long line is kept as %d bytes ending %q", len(got), got[len(got)-8:])
+	}
+}
+
+func TestCleanStderrKeepsTheLastMeaningfulLines(t *testing.T) {
+	tail := newLineTail(streamTailLines)
+	var events eventLog
+	stderr := cleanStderr(tail, events.emit)
+	for i := range 30 {
+		stderr([]byte(fmt.Sprintf("line %d", i)))
+		stderr([]byte("    at throwErrorIfNotOK (file://$CACHE/bundle.js:1:2)"))
+		stderr([]byte("   "))
+	}
+	got := tail.Lines()
+	if len(got) != streamTailLines || got[0] != "line 10" || got[len(got)-1] != "line 29" {
+		t.Fatalf("tail = %q", got)
+	}
+	if len(events) != 60 {
+		t.Errorf("%d events, want one per line that is not blank", len(events))
+	}
+}
+
+func TestCleanStderrStripsColoursAndSkipsBlankLines(t *testing.T) {
+	var events eventLog
+	stderr := cleanStderr(newLineTail(streamTailLines), events.emit)
+	stderr([]byte("\x1b[31mGemini CLI is not running in a trusted directory.\x1b[0m"))
+	stderr([]byte("  \t"))
+	if want := []string{"stderr: Gemini CLI is not running in a trusted directory."}; !slices.Equal(events.typeTexts(), want) {
+		t.Fatalf("events %q, want %q", events.typeTexts(), want)
 	}
 }
 
@@ -344,11 +342,7 @@ func TestToolSummary(t *testing.T) {
 
 func TestNonJSONLineIsKeptAsText(t *testing.T) {
 	for name, p := range map[string]streamParser{"claude": &claudeStream{}, "codex": &codexStream{}, "gemini": &geminiStream{}} {
-		var got []activity.Event
-		p.line([]byte("\x1b[1mAPI Error: 400 messages: fake invalid request"), func(e activity.Event) { got = append(got, e) })
-		if e, ok := p.(streamEnder); ok {
-			e.end(func(e activity.Event) { got = append(got, e) })
-		}
+		got := feed(p, lines("\x1b[1mAPI Error: 400 messages: fake invalid request"))
 		if len(got) != 1 || got[0].Type != activity.Message || got[0].Data != nil ||
 			!strings.Contains(got[0].Text, "not JSON") || !strings.HasSuffix(got[0].Text, "API Error: 400 messages: fake invalid request") {
 			t.Errorf("%s: %+v", name, got)
@@ -359,8 +353,7 @@ func TestNonJSONLineIsKeptAsText(t *testing.T) {
 func TestWrongFieldTypesKeepTheEvent(t *testing.T) {
 	line := []byte(`{"type":"result","is_error":"yes","usage":[1]}`)
 	for name, p := range map[string]streamParser{"claude": &claudeStream{}, "codex": &codexStream{}, "gemini": &geminiStream{}} {
-		var got []activity.Event
-		p.line(line, func(e activity.Event) { got = append(got, e) })
+		got := feed(p, [][]byte{line})
 		if len(got) == 0 || !bytes.Equal(got[len(got)-1].Data, line) {
 			t.Errorf("%s: original event not kept: %+v", name, got)
 		}
