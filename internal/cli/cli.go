@@ -53,6 +53,11 @@ func commands() []command {
 		{"view", "show a run's state, iterations, verdicts and result", viewCmd},
 		{"follow", "tail a run's live activity until it ends", followCmd},
 		{"config", "show the effective configuration (config show)", configCmd},
+		{"serve", "run the HTTP API and dashboard (and in-process workers)", serveCmd},
+		{"worker", "run queue workers only (health and metrics on --addr)", workerCmd},
+		{"migrate", "create or upgrade the database schema", migrateCmd},
+		{"healthcheck", "probe a readiness URL; exit 0 when ready (container health checks)", healthcheckCmd},
+		{"token", "create or revoke API tokens", tokenCmd},
 		{"version", "print the version", func(_ context.Context, e *Env, _ []string) int {
 			fmt.Fprintln(e.Stdout, "oneshot", e.Version)
 			return 0
@@ -60,19 +65,9 @@ func commands() []command {
 	}
 }
 
-// ExtraCommand lets other packages (the service) add commands without this package
-// importing them.
-type ExtraCommand struct {
-	Name, Summary string
-	Run           func(ctx context.Context, e *Env, args []string) int
-}
-
 // Main runs the command line and returns the exit status.
-func Main(ctx context.Context, e *Env, args []string, extra ...ExtraCommand) int {
+func Main(ctx context.Context, e *Env, args []string) int {
 	cmds := commands()
-	for _, x := range extra {
-		cmds = append(cmds, command{x.Name, x.Summary, x.Run})
-	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.Stderr, cmds)
 		if len(args) == 0 {

@@ -222,7 +222,12 @@ func Defaults() *Config {
 		MaxIterationsCap:  10,
 		MaxAttempts:       5,
 		RescueAfter:       time.Minute,
-		Profiles:          map[string]Profile{},
+		// A profile that works against a local Ollama, so a fresh `oneshot serve` runs
+		// tasks without any configuration. Operators define their own in the config file.
+		Profiles: map[string]Profile{"default": {
+			Worker:  Agent{Executor: "direct", Endpoint: "http://localhost:11434/v1", Model: "qwen3"},
+			Auditor: Agent{Executor: "direct", Endpoint: "http://localhost:11434/v1", Model: "qwen3"},
+		}},
 		origin:            map[string]string{},
 	}
 }
