@@ -228,7 +228,7 @@ func Defaults() *Config {
 			Worker:  Agent{Executor: "direct", Endpoint: "http://localhost:11434/v1", Model: "qwen3"},
 			Auditor: Agent{Executor: "direct", Endpoint: "http://localhost:11434/v1", Model: "qwen3"},
 		}},
-		origin:            map[string]string{},
+		origin: map[string]string{},
 	}
 }
 
