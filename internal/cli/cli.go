@@ -58,6 +58,7 @@ func commands() []command {
 		{"migrate", "create or upgrade the database schema", migrateCmd},
 		{"healthcheck", "probe a readiness URL; exit 0 when ready (container health checks)", healthcheckCmd},
 		{"token", "create or revoke API tokens", tokenCmd},
+		{"deploy", "render a release's ECS task definitions for an environment (deploy render)", deployCmd},
 		{"version", "print the version", func(_ context.Context, e *Env, _ []string) int {
 			fmt.Fprintln(e.Stdout, "oneshot", e.Version)
 			return 0

@@ -123,7 +123,7 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 		}
 		handler = api.New(api.Options{
 			Store: b, Config: cfg, Metrics: m.Handler(), Ready: ready, Logger: log,
-			BootstrapToken: e.Getenv("ONESHOT_BOOTSTRAP_TOKEN"),
+			BootstrapToken: e.Getenv("ONESHOT_BOOTSTRAP_TOKEN"), Version: e.Version,
 		})
 	} else {
 		handler = healthOnly(ready, m.Handler())

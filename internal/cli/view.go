@@ -179,9 +179,8 @@ func configCmd(_ context.Context, e *Env, args []string) int {
 	if len(args) == 0 || args[0] != "show" {
 		return usageError(e, errors.New("usage: oneshot config show [--config FILE] [--output json]"))
 	}
-	fs := newFlagSet(e, "config show", "config show [flags]")
-	cfgFile := fs.String("config", "", "configuration file")
-	asJSON := fs.String("output", "text", "text | json")
+	// The run flags are accepted too, so `config show --worker-model x` shows their effect.
+	fs, cfgFile := runFlags(e, "config show", "config show [run flags] [--output json]")
 	if _, err := fs.parse(args[1:]); err != nil {
 		return usageError(e, err)
 	}
@@ -190,7 +189,7 @@ func configCmd(_ context.Context, e *Env, args []string) int {
 		return usageError(e, err)
 	}
 	entries := cfg.Entries()
-	if *asJSON == "json" {
+	if cfg.Output == "json" {
 		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(entries)

@@ -123,7 +123,11 @@ type result struct {
 
 // command prepares oneshot with args in the world's directories.
 func (w *world) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	full := append([]string{args[0], "--logs-dir", w.logs}, args[1:]...)
+	n := 1
+	if args[0] == "config" {
+		n = 2 // config show
+	}
+	full := append(append(append([]string{}, args[:n]...), "--logs-dir", w.logs), args[n:]...)
 	cmd := exec.CommandContext(ctx, bins.oneshot, full...)
 	cmd.Dir, cmd.Env = w.workdir, w.env
 	var stdout, stderr bytes.Buffer
