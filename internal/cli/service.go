@@ -63,6 +63,7 @@ func serveCmd(ctx context.Context, e *Env, args []string) int {
 	fs.config("addr", "addr", "listen address (default 127.0.0.1:8080)")
 	fs.config("workers", "workers", "in-process task slots; 0 = API only (default 4)")
 	fs.config("drain-timeout", "drain_timeout", "time in-flight tasks get on SIGTERM (default 90s, below 120s)")
+	fs.config("emf-namespace", "emf_namespace", "publish queue metrics in CloudWatch EMF under this namespace")
 	return runService(ctx, e, fs, cfgFile, args, true)
 }
 
@@ -150,6 +151,13 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 			fmt.Fprintf(e.Stderr, "oneshot: start workers: %v\n", err)
 			return ExitFailed
 		}
+	}
+	if rt == nil && cfg.EMFNamespace != "" {
+		// No workers here: publish the queue figures anyway, so the worker service can
+		// scale up from zero on them.
+		emfCtx, stopEMF := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopEMF()
+		go runtime.PublishEMF(emfCtx, b, cfg.EMFNamespace, e.Getenv("ONESHOT_ENVIRONMENT"), time.Minute, e.Stdout, log)
 	}
 	mode := "worker"
 	if withAPI {

@@ -141,3 +141,28 @@ func TestAPIKeyNeverFromConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseURLFromParts(t *testing.T) {
+	c, _, err := Load(Sources{Environ: []string{
+		"ONESHOT_DATABASE_HOST=db.internal", "ONESHOT_DATABASE_USER=oneshot", "ONESHOT_DATABASE_PASSWORD=p@ss/w:rd",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "postgres://oneshot:p%40ss%2Fw%3Ard@db.internal:5432/oneshot?sslmode=require"
+	if c.DatabaseURL != want {
+		t.Fatalf("database_url = %q, want %q", c.DatabaseURL, want)
+	}
+	for _, e := range c.Entries() {
+		if strings.Contains(e.Value, "p%40ss") {
+			t.Fatalf("config show leaks the password: %+v", e)
+		}
+	}
+	if _, _, err := Load(Sources{Environ: []string{"ONESHOT_DATABASE_HOST=db"}}); err == nil {
+		t.Fatal("a host without a user was accepted")
+	}
+	c, _, _ = Load(Sources{Environ: []string{"ONESHOT_DATABASE_HOST=db", "ONESHOT_DATABASE_USER=u", "ONESHOT_DATABASE_URL=postgres://other/db"}})
+	if c.DatabaseURL != "postgres://other/db" {
+		t.Fatalf("an explicit URL must win, got %q", c.DatabaseURL)
+	}
+}

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,6 +84,9 @@ func Load(src Sources) (*Config, []string, error) {
 		if err != nil {
 			return nil, warnings, err
 		}
+	}
+	if err := c.databaseFromParts(env); err != nil {
+		return nil, warnings, err
 	}
 	for _, f := range fields() {
 		name := EnvName(f.key)
@@ -216,4 +221,37 @@ func (c *Config) ProfileNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// databaseFromParts composes database_url from ONESHOT_DATABASE_HOST, _PORT, _NAME, _USER
+// and _PASSWORD when ONESHOT_DATABASE_URL is not set. On ECS the user name and password
+// come from the RDS-managed secret as separate values, so no one has to store a URL with
+// the password in it. TLS is required.
+func (c *Config) databaseFromParts(env map[string]string) error {
+	host := env["ONESHOT_DATABASE_HOST"]
+	if host == "" || env["ONESHOT_DATABASE_URL"] != "" {
+		return nil
+	}
+	user, pass := env["ONESHOT_DATABASE_USER"], env["ONESHOT_DATABASE_PASSWORD"]
+	if user == "" {
+		return fmt.Errorf("env ONESHOT_DATABASE_HOST is set but ONESHOT_DATABASE_USER is not: set both (and ONESHOT_DATABASE_PASSWORD), or set ONESHOT_DATABASE_URL")
+	}
+	port := env["ONESHOT_DATABASE_PORT"]
+	if port == "" {
+		port = "5432"
+	}
+	name := env["ONESHOT_DATABASE_NAME"]
+	if name == "" {
+		name = "oneshot"
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, pass),
+		Host:     net.JoinHostPort(host, port),
+		Path:     "/" + name,
+		RawQuery: "sslmode=require",
+	}
+	c.DatabaseURL = u.String()
+	c.origin["database_url"] = "env ONESHOT_DATABASE_HOST, _PORT, _NAME, _USER, _PASSWORD"
+	return nil
 }

@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/oneshot-run/oneshot/internal/store"
@@ -75,4 +77,31 @@ func writeEMF(w io.Writer, namespace, environment string, st *store.Status, now 
 		return fmt.Errorf("write EMF line: %w", err)
 	}
 	return nil
+}
+
+// PublishEMF prints the queue figures as one EMF line every interval until ctx ends. An
+// API process with no workers runs it, so the queue depth is still published while the
+// worker service is scaled to zero, which is what lets autoscaling start it again.
+func PublishEMF(ctx context.Context, src interface {
+	Status(context.Context) (*store.Status, error)
+}, namespace, environment string, interval time.Duration, w io.Writer, log *slog.Logger) {
+	if environment == "" {
+		environment = "local"
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := src.Status(ctx)
+		if err == nil {
+			err = writeEMF(w, namespace, environment, st, time.Now())
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("emf failed; retrying at the next interval", "error", err)
+		}
+	}
 }
