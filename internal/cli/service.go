@@ -98,9 +98,15 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 	defer b.Close()
 
 	m := metrics.New(b)
+	tp, stopTracing, err := tracerProvider(ctx, e, e.Version)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "oneshot: %v\n", err)
+		return ExitUsage
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 	var rt *runtime.Runtime
 	if cfg.Workers > 0 || !withAPI {
-		rt, err = runtime.New(b, runtime.Options{Config: cfg, Logger: log, Metrics: m, Getenv: e.Getenv})
+		rt, err = runtime.New(b, runtime.Options{Config: cfg, Logger: log, Metrics: m, Getenv: e.Getenv, TracerProvider: tp})
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "oneshot: %v\n", err)
 			return ExitUsage
