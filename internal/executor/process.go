@@ -590,10 +590,28 @@ func startError(name string, err error) error {
 }
 
 // agentEnv is the environment of an agent: ours (so agent CLIs find their own API
-// key variables) plus the request's additions, which win.
+// key variables) without Oneshot's own settings and secrets, plus the request's
+// additions, which win. An agent runs arbitrary commands in its workspace, so it must
+// not see the database URL, the bootstrap token, the other role's key or the
+// container's credential endpoint.
 func agentEnv(extra []string) []string {
-	env := os.Environ()
-	return append(env[:len(env):len(env)], extra...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !privateToOneshot(kv) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// privateToOneshot reports whether an environment entry belongs to Oneshot itself.
+func privateToOneshot(kv string) bool {
+	for _, prefix := range []string{"ONESHOT_", "AWS_CONTAINER_CREDENTIALS_", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "ECS_CONTAINER_METADATA_URI"} {
+		if strings.HasPrefix(kv, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // cliProcess is the process for one turn of a CLI agent described by spec and req.

@@ -615,3 +615,21 @@ func BenchmarkProcessThroughput(b *testing.B) {
 	b.ReportMetric(float64(lines)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(lines), "allocs/event")
 }
+
+func TestAgentEnvHidesOneshotSecrets(t *testing.T) {
+	t.Setenv("ONESHOT_DATABASE_URL", "postgres://u:secret@db/x")
+	t.Setenv("ONESHOT_BOOTSTRAP_TOKEN", "os_secret")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x")
+	t.Setenv("ANTHROPIC_API_KEY", "sk-ant")
+	env := strings.Join(agentEnv([]string{"EXTRA=1"}), "\n")
+	for _, hidden := range []string{"ONESHOT_DATABASE_URL", "ONESHOT_BOOTSTRAP_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		if strings.Contains(env, hidden) {
+			t.Errorf("agent environment exposes %s", hidden)
+		}
+	}
+	for _, kept := range []string{"ANTHROPIC_API_KEY=sk-ant", "EXTRA=1", "PATH="} {
+		if !strings.Contains(env, kept) {
+			t.Errorf("agent environment lacks %s", kept)
+		}
+	}
+}
