@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -212,20 +213,27 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 // healthOnly serves what a worker process exposes: health, readiness and metrics.
 func healthOnly(ready func(context.Context) error, metricsHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// The same answers as the API's /healthz and /readyz (docs/api.md).
+	type health struct {
+		Status string `json:"status"`
+		Reason string `json:"reason,omitempty"`
+	}
+	write := func(w http.ResponseWriter, code int, h health) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"status":"ok"}`)
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(h)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		write(w, http.StatusOK, health{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "{\"status\":\"not ready\",\"reason\":%q}\n", err.Error())
+			write(w, http.StatusServiceUnavailable, health{Status: "not_ready", Reason: err.Error()})
 			return
 		}
-		fmt.Fprintln(w, `{"status":"ready"}`)
+		write(w, http.StatusOK, health{Status: "ready"})
 	})
 	mux.Handle("GET /metrics", metricsHandler)
 	return mux
@@ -270,7 +278,7 @@ func migrateCmd(ctx context.Context, e *Env, args []string) int {
 
 func healthcheckCmd(ctx context.Context, e *Env, args []string) int {
 	fs := newFlagSet(e, "healthcheck", "healthcheck [--url URL]")
-	url := fs.String("url", "http://127.0.0.1:8080/readyz", "readiness URL to probe")
+	url := fs.String("url", defaultHealthURL(e), "readiness URL to probe (default from ONESHOT_HEALTHCHECK_URL or the port of ONESHOT_ADDR)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	if _, err := fs.parse(args); err != nil {
 		return usageError(e, err)
@@ -292,6 +300,19 @@ func healthcheckCmd(ctx context.Context, e *Env, args []string) int {
 		return ExitFailed
 	}
 	return 0
+}
+
+// defaultHealthURL lets one image-level health check serve both serve and worker: it
+// probes the port the process was told to listen on.
+func defaultHealthURL(e *Env) string {
+	if u := e.Getenv("ONESHOT_HEALTHCHECK_URL"); u != "" {
+		return u
+	}
+	port := "8080"
+	if _, p, err := net.SplitHostPort(e.Getenv("ONESHOT_ADDR")); err == nil && p != "" {
+		port = p
+	}
+	return "http://127.0.0.1:" + port + "/readyz"
 }
 
 func tokenCmd(ctx context.Context, e *Env, args []string) int {

@@ -126,8 +126,10 @@ type Runtime struct {
 	drainCh  chan struct{} // closed when a drain starts
 	running  atomic.Int64
 	// healthySince is when this process's heartbeats last started succeeding without a
-	// failure since (unix nanoseconds); the reaper waits for RescueAfter of it.
+	// failure or a gap since (unix nanoseconds); the reaper waits for RescueAfter of it.
 	healthySince atomic.Int64
+	// lastBeat is when this process's last heartbeat succeeded (unix nanoseconds).
+	lastBeat atomic.Int64
 
 	mu    sync.Mutex
 	tasks map[int64]*taskRun // by River job id
@@ -317,14 +319,23 @@ func (r *Runtime) heartbeat(ctx context.Context) error {
 		ID: r.opts.WorkerID, Host: r.host, Slots: r.opts.Slots,
 		Running: r.Running(), Draining: r.Draining(),
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		r.healthySince.Store(0)
-	case r.healthySince.Load() == 0:
-		r.healthySince.Store(r.opts.Now().UnixNano())
+		return err
 	}
-	return err
+	now := r.opts.Now()
+	last := r.lastBeat.Swap(now.UnixNano())
+	// A gap in the heartbeats (the process was paused: a suspended laptop or VM, SIGSTOP)
+	// looked to everyone like a death, as a failure would: the wait starts again.
+	if r.healthySince.Load() == 0 || (last != 0 && now.Sub(time.Unix(0, last)) > r.aliveFor()) {
+		r.healthySince.Store(now.UnixNano())
+	}
+	return nil
 }
+
+// aliveFor is how long after its last heartbeat a process still counts as alive:
+// three missed heartbeats, as store.WorkerTimeout.
+func (r *Runtime) aliveFor() time.Duration { return 3 * r.opts.HeartbeatInterval }
 
 // rescue releases the tasks of workers silent for RescueAfter. It only acts once this
 // process itself has heartbeated without a failure for RescueAfter: after a database
@@ -332,8 +343,10 @@ func (r *Runtime) heartbeat(ctx context.Context) error {
 // heartbeat again before anyone is taken for dead. (A rescue in error is still safe —
 // the old attempt is fenced off — but it runs an agent twice.)
 func (r *Runtime) rescue(ctx context.Context) error {
-	since := r.healthySince.Load()
-	if since == 0 || r.opts.Now().Sub(time.Unix(0, since)) < r.cfg.RescueAfter {
+	// The last heartbeat must be recent too: right after a pause this process's own
+	// heartbeat may not have run yet, and its own running tasks would look abandoned.
+	since, now := r.healthySince.Load(), r.opts.Now()
+	if since == 0 || now.Sub(time.Unix(0, since)) < r.cfg.RescueAfter || now.Sub(time.Unix(0, r.lastBeat.Load())) > r.aliveFor() {
 		return nil
 	}
 	n, err := r.backend.RescueTasks(ctx, r.cfg.RescueAfter)
