@@ -57,6 +57,10 @@ type Options struct {
 	// PollInterval is how often an event stream re-reads the store even when no change
 	// was signalled, as a safety net (default 5s).
 	PollInterval time.Duration
+
+	// Version is the binary's version, reported by /healthz so that a deployment's smoke
+	// test can check which release answered.
+	Version string
 }
 
 // server holds the handlers' shared state. It is immutable after New.
@@ -75,6 +79,7 @@ type server struct {
 	heartbeat     time.Duration
 	poll          time.Duration
 	dashboard     http.Handler
+	version       string
 	iterationsCap int
 	allowlist     []allowedRepo
 	// restricted: the operator set an allow-list. It stays in force even when none of
@@ -97,6 +102,7 @@ func New(o Options) http.Handler {
 		log: o.Logger, now: o.Now, newID: o.NewID,
 		maxBody: o.MaxBodyBytes, maxPrompt: o.MaxPromptBytes,
 		heartbeat: o.HeartbeatInterval, poll: o.PollInterval, dashboard: o.Dashboard,
+		version: o.Version,
 	}
 	if s.cfg == nil {
 		s.cfg = config.Defaults()

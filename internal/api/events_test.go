@@ -13,6 +13,7 @@ import (
 
 	"github.com/oneshot-run/oneshot/internal/activity"
 	"github.com/oneshot-run/oneshot/internal/loop"
+	"github.com/oneshot-run/oneshot/internal/store/storetest"
 )
 
 func appendEvents(t *testing.T, h *harness, task string, from, to int64) {
@@ -25,7 +26,7 @@ func appendEvents(t *testing.T, h *harness, task string, from, to int64) {
 			Data: json.RawMessage(`{"raw":true}`),
 		})
 	}
-	if err := h.store.AppendEvents(context.Background(), evs); err != nil {
+	if _, err := h.store.AppendEvents(context.Background(), storetest.Unfenced(evs...)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,11 +18,13 @@ var openAPIDoc []byte
 type healthView struct {
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
+	// Version is the running binary's version, so a deployment can check what it reached.
+	Version string `json:"version,omitempty"`
 }
 
 // healthz handles GET /healthz: the process is alive and serving HTTP.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, healthView{Status: "ok"})
+	writeJSON(w, http.StatusOK, healthView{Status: "ok", Version: s.version})
 	return nil
 }
 

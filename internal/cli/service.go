@@ -164,7 +164,11 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 		// scale up from zero on them.
 		emfCtx, stopEMF := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopEMF()
-		go runtime.PublishEMF(emfCtx, b, cfg.EMFNamespace, e.Getenv("ONESHOT_ENVIRONMENT"), time.Minute, e.Stdout, log)
+		interval := cfg.EMFInterval
+		if interval <= 0 {
+			interval = time.Minute
+		}
+		go runtime.PublishEMF(emfCtx, b, cfg.EMFNamespace, e.Getenv("ONESHOT_ENVIRONMENT"), interval, e.Stdout, log)
 	}
 	mode := "worker"
 	if withAPI {

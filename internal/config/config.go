@@ -63,6 +63,7 @@ type Config struct {
 	RescueAfter      time.Duration
 	RepoAllowlist    []string
 	EMFNamespace     string
+	EMFInterval      time.Duration
 	Profiles         map[string]Profile
 
 	origin map[string]string
@@ -190,6 +191,7 @@ func fields() []field {
 			func(c *Config, v string) error { c.RepoAllowlist = splitList(v); return nil },
 			func(c *Config) string { return strings.Join(c.RepoAllowlist, ",") }},
 		strField("emf_namespace", "CloudWatch namespace for EMF metrics (empty = off)", func(c *Config) *string { return &c.EMFNamespace }),
+		durField("emf_interval", "how often the EMF line is printed (with emf_namespace)", func(c *Config) *time.Duration { return &c.EMFInterval }),
 	)
 	return fs
 }
@@ -222,6 +224,7 @@ func Defaults() *Config {
 		MaxIterationsCap:  10,
 		MaxAttempts:       5,
 		RescueAfter:       time.Minute,
+		EMFInterval:       time.Minute,
 		// A profile that works against a local Ollama, so a fresh `oneshot serve` runs
 		// tasks without any configuration. Operators define their own in the config file.
 		Profiles: map[string]Profile{"default": {

@@ -166,3 +166,20 @@ func TestDatabaseURLFromParts(t *testing.T) {
 		t.Fatalf("an explicit URL must win, got %q", c.DatabaseURL)
 	}
 }
+
+func TestEMFInterval(t *testing.T) {
+	if d := Defaults().EMFInterval; d != time.Minute {
+		t.Errorf("default emf_interval = %s, want 1m", d)
+	}
+	c, _, err := Load(Sources{ProjectFile: write(t, "oneshot.yaml", "emf_interval: 15s\n"), Environ: []string{}})
+	if err != nil || c.EMFInterval != 15*time.Second {
+		t.Fatalf("emf_interval from a file = %s, %v; want 15s", c.EMFInterval, err)
+	}
+	c, _, err = Load(Sources{Environ: []string{"ONESHOT_EMF_INTERVAL=2s"}})
+	if err != nil || c.EMFInterval != 2*time.Second || c.Origin("emf_interval") != "env ONESHOT_EMF_INTERVAL" {
+		t.Fatalf("emf_interval from the environment = %s (%s), %v; want 2s", c.EMFInterval, c.Origin("emf_interval"), err)
+	}
+	if _, _, err := Load(Sources{ProjectFile: write(t, "oneshot.yaml", "emf_interval: 0s\n")}); err == nil || !strings.Contains(err.Error(), "positive duration") {
+		t.Errorf("emf_interval 0s: err = %v, want a positive duration required", err)
+	}
+}

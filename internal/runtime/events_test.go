@@ -4,36 +4,76 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/oneshot-run/oneshot/internal/activity"
+	"github.com/oneshot-run/oneshot/internal/store"
 )
 
-// recordingAppender stores batches in memory; block and fail simulate a slow or broken store.
+// recordingAppender stores batches in memory; block and fail simulate a slow or broken
+// store, and current (task → attempt) a store that fences superseded attempts.
 type recordingAppender struct {
 	mu      sync.Mutex
-	batches [][]activity.Event
+	batches [][]activity.Event // the events of each call
+	calls   [][]store.EventBatch
 	block   chan struct{} // when non-nil, AppendEvents waits for it
 	fail    error
+	current map[string]int
 }
 
-func (a *recordingAppender) AppendEvents(ctx context.Context, events []activity.Event) error {
+func (a *recordingAppender) AppendEvents(ctx context.Context, batches []store.EventBatch) ([]store.EventBatch, error) {
 	if a.block != nil {
 		select {
 		case <-a.block:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail != nil {
-		return a.fail
+		return nil, a.fail
 	}
-	a.batches = append(a.batches, append([]activity.Event(nil), events...))
-	return nil
+	var (
+		stored []activity.Event
+		fenced []store.EventBatch
+	)
+	for _, b := range batches {
+		if b.Attempt > 0 && a.current[b.Task] != b.Attempt {
+			fenced = append(fenced, b)
+			continue
+		}
+		stored = append(stored, b.Events...)
+	}
+	a.calls = append(a.calls, slices.Clone(batches))
+	if len(stored) > 0 {
+		a.batches = append(a.batches, stored)
+	}
+	return fenced, nil
+}
+
+func (a *recordingAppender) setAttempt(task string, attempt int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.current == nil {
+		a.current = map[string]int{}
+	}
+	a.current[task] = attempt
+}
+
+func (a *recordingAppender) texts() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, b := range a.batches {
+		for _, e := range b {
+			out = append(out, e.Task+":"+e.Text)
+		}
+	}
+	return out
 }
 
 func (a *recordingAppender) sizes() []int {
@@ -159,6 +199,86 @@ func TestEventWriterGivesUpOnABrokenStore(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Emit/Flush stayed blocked on a broken store: the agent would be wedged")
+	}
+}
+
+func TestEventWriterBatchesPerAttempt(t *testing.T) {
+	a := &recordingAppender{}
+	a.setAttempt("t1", 2)
+	a.setAttempt("t2", 1)
+	w := NewEventWriter(a, EventWriterOptions{BatchSize: 500, FlushEvery: time.Hour})
+	defer w.Close(context.Background())
+	t1, t2 := w.Attempt("t1", 2), w.Attempt("t2", 1)
+	t1.Emit(activity.Event{Seq: 1, Text: "a"}) // the sink names its task
+	t2.Emit(activity.Event{Seq: 1, Task: "t2", Text: "b"})
+	w.Emit(activity.Event{Seq: 1, Task: "t3", Text: "c"})
+	t1.Emit(activity.Event{Seq: 2, Text: "d"})
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.calls) != 1 {
+		t.Fatalf("%d AppendEvents calls, want one", len(a.calls))
+	}
+	var got []string
+	for _, b := range a.calls[0] {
+		var texts []string
+		for _, e := range b.Events {
+			texts = append(texts, e.Task+":"+e.Text)
+		}
+		got = append(got, fmt.Sprintf("%s@%d%v", b.Task, b.Attempt, texts))
+	}
+	if want := []string{"t1@2[t1:a t1:d]", "t2@1[t2:b]", "t3@0[t3:c]"}; !slices.Equal(got, want) {
+		t.Errorf("batches = %v, want %v", got, want)
+	}
+}
+
+func TestEventWriterFencesASupersededAttempt(t *testing.T) {
+	a := &recordingAppender{}
+	a.setAttempt("t1", 1)
+	a.setAttempt("t2", 1)
+	w := NewEventWriter(a, EventWriterOptions{BatchSize: 500, FlushEvery: time.Hour})
+	defer w.Close(context.Background())
+	stale, other := w.Attempt("t1", 1), w.Attempt("t2", 1)
+	stale.Emit(activity.Event{Seq: 1, Text: "before"})
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if stale.IsFenced() {
+		t.Fatal("the current attempt's sink is fenced")
+	}
+
+	a.setAttempt("t1", 2) // another worker took t1 over
+	stale.Emit(activity.Event{Seq: 2, Text: "refused"})
+	other.Emit(activity.Event{Seq: 1, Text: "kept"})
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stale.Fenced():
+	default:
+		t.Fatal("Fenced is not closed after the store refused the attempt's events")
+	}
+	if other.IsFenced() {
+		t.Error("another task's attempt was fenced too")
+	}
+	stale.Emit(activity.Event{Seq: 3, Text: "dropped"}) // must neither block nor be sent
+	other.Emit(activity.Event{Seq: 2, Text: "kept too"})
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.texts(), []string{"t1:before", "t2:kept", "t2:kept too"}; !slices.Equal(got, want) {
+		t.Errorf("stored %v, want %v", got, want)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, call := range a.calls[2:] {
+		for _, b := range call {
+			if b.Task == "t1" {
+				t.Errorf("the writer still sends the fenced attempt's events: %+v", b)
+			}
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 //	answer TEXT [COUNTFILE]   print TEXT (appending a line to COUNTFILE first, if given)
 //	chatty N                  print N lines as fast as it can
 //	done                      print a DONE verdict
+//	drip PIDFILE              write the pid, then print a line every 20ms
 //	hang PIDFILE [TERM]       write the pid, then wait (ignoring SIGTERM unless TERM is "term")
 func fakeAgent(mode string, args []string) int {
 	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
@@ -53,6 +54,15 @@ func fakeAgent(mode string, args []string) int {
 		return 0
 	case "done":
 		fmt.Println(`{"verdict": "DONE", "feedback": "the answer is right"}`)
+		return 0
+	case "drip":
+		if err := os.WriteFile(args[0]+".tmp", []byte(strconv.Itoa(os.Getpid())), 0o600); err == nil {
+			_ = os.Rename(args[0]+".tmp", args[0])
+		}
+		for i := 1; i <= 15000; i++ {
+			fmt.Printf("progress line %d\n", i)
+			time.Sleep(20 * time.Millisecond)
+		}
 		return 0
 	case "hang":
 		if len(args) < 2 || args[1] != "term" {

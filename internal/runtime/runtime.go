@@ -3,9 +3,12 @@
 // around it.
 //
 //   - Fencing and attempts: every start of a task is an attempt recorded in the store
-//     (StartAttempt); checkpoints of an older attempt are refused (ErrFenced), so a
-//     worker that was given up for dead can never overwrite its successor's work. A task
-//     whose worker died MaxAttempts times is failed with the reason.
+//     (StartAttempt); checkpoints and activity events of an older attempt are refused
+//     (ErrFenced, AppendEvents' fenced batches), so a worker that was given up for dead
+//     can never overwrite its successor's work or add to its activity. Such an attempt's
+//     loop is stopped as soon as it learns of it (a refused event batch, the task's
+//     attempt counter seen moved on, a refused checkpoint) and its agent is killed. A
+//     task whose worker died MaxAttempts times is failed with the reason.
 //   - Liveness: each process heartbeats every few seconds; every process also runs a
 //     reaper that makes the tasks of processes that stopped heartbeating for RescueAfter
 //     available again at once (River's own stuck-job rescue is age-based, so it is kept
@@ -83,8 +86,8 @@ type Options struct {
 	DrainMargin time.Duration
 
 	// EMFInterval is how often the EMF line is printed when Config.EMFNamespace is set
-	// (default 60s); EMFOutput defaults to os.Stdout; Environment is its dimension
-	// (default $ONESHOT_ENVIRONMENT, else "local").
+	// (default Config.EMFInterval, else 60s); EMFOutput defaults to os.Stdout;
+	// Environment is its dimension (default $ONESHOT_ENVIRONMENT, else "local").
 	EMFInterval time.Duration
 	EMFOutput   io.Writer
 	Environment string
@@ -174,6 +177,9 @@ func New(b Backend, o Options) (*Runtime, error) {
 	}
 	if o.CancelKillAfter <= 0 {
 		o.CancelKillAfter = 2 * time.Second
+	}
+	if o.EMFInterval <= 0 {
+		o.EMFInterval = cfg.EMFInterval
 	}
 	if o.EMFInterval <= 0 {
 		o.EMFInterval = time.Minute
@@ -325,12 +331,31 @@ func (r *Runtime) heartbeat(ctx context.Context) error {
 	}
 	now := r.opts.Now()
 	last := r.lastBeat.Swap(now.UnixNano())
-	// A gap in the heartbeats (the process was paused: a suspended laptop or VM, SIGSTOP)
-	// looked to everyone like a death, as a failure would: the wait starts again.
-	if r.healthySince.Load() == 0 || (last != 0 && now.Sub(time.Unix(0, last)) > r.aliveFor()) {
+	// A gap in the heartbeats (the process was paused: a suspended laptop or VM, SIGSTOP;
+	// or cut off from the database) looked to everyone like a death, as a failure would:
+	// the wait starts again.
+	gap := last != 0 && now.Sub(time.Unix(0, last)) > r.aliveFor()
+	if r.healthySince.Load() == 0 || gap {
 		r.healthySince.Store(now.UnixNano())
 	}
+	if gap {
+		// Meanwhile another worker may have taken this process's tasks over: have each
+		// running task check at once rather than at its next event or checkpoint.
+		r.recheckTasks()
+	}
 	return nil
+}
+
+// recheckTasks asks the watcher of every running task to read the task again.
+func (r *Runtime) recheckTasks() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tasks {
+		select {
+		case t.recheck <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // aliveFor is how long after its last heartbeat a process still counts as alive:

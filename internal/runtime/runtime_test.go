@@ -455,6 +455,114 @@ func TestDeadWorkersTaskIsRescuedAndCompletesOnce(t *testing.T) {
 	})
 }
 
+// TestTakenOverAttemptStops: while a worker runs a task, another attempt takes the task
+// over (as a rescue does when this process was paused or cut off for rescue_after). The
+// stale attempt must stop at once: none of its events are stored after the takeover, its
+// agent's process group is gone within seconds, and the task stays as the new attempt
+// has it. A printing agent is caught by the store refusing its events, a silent one by
+// the watcher seeing the task's attempt counter move on.
+func TestTakenOverAttemptStops(t *testing.T) {
+	for _, tc := range []struct{ name, mode string }{
+		{"printing agent", "drip"},
+		{"silent agent", "hang"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachDB(t, func(t *testing.T, newBackend func() store.Backend) {
+				ctx := context.Background()
+				b := newBackend()
+				pidFile := filepath.Join(t.TempDir(), "pid")
+				args := []string{pidFile}
+				if tc.mode == "hang" {
+					args = append(args, "term")
+				}
+				a := start(t, newBackend(), testConfig(agent(t, tc.mode, args...), agent(t, "done")), nil)
+				task := createTask(t, b, "run until taken over")
+				waitFor(t, 20*time.Second, func() bool { _, err := os.Stat(pidFile); return err == nil })
+				raw, _ := os.ReadFile(pidFile)
+				pgid, err := strconv.Atoi(string(raw))
+				if err != nil {
+					t.Fatalf("pid file: %q", raw)
+				}
+				t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+				if tc.mode == "drip" {
+					waitFor(t, 10*time.Second, func() bool { evs, _ := b.Events(ctx, task.ID, 0, 0); return len(evs) > 10 })
+				} else {
+					time.Sleep(200 * time.Millisecond)
+				}
+
+				took := time.Now()
+				next, err := b.StartAttempt(ctx, task.ID, "worker-b")
+				if err != nil || next.Attempts != 2 {
+					t.Fatalf("StartAttempt = attempts %d, %v", next.Attempts, err)
+				}
+				for syscall.Kill(-pgid, 0) == nil {
+					if time.Since(took) > 5*time.Second {
+						t.Fatalf("the stale attempt's agent group %d still exists 5s after the takeover", pgid)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				t.Logf("stale agent gone %s after the takeover", time.Since(took).Round(time.Millisecond))
+				waitFor(t, 5*time.Second, func() bool {
+					return strings.Contains(a.logs.String(), "another attempt took the task over; this one stops")
+				})
+				time.Sleep(200 * time.Millisecond) // whatever the stale attempt still writes, let it land
+
+				if late, _ := b.Events(ctx, task.ID, next.Run.LastSeq, 0); len(late) > 0 {
+					t.Errorf("%d events of the stale attempt stored after the takeover (seq > %d), e.g. %+v", len(late), next.Run.LastSeq, late[0])
+				}
+				got, err := b.GetTask(ctx, task.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Attempts != 2 || got.WorkerID != "worker-b" || got.State() != loop.WorkerRunning || got.Run.FinishedAt != nil {
+					t.Errorf("after the stale attempt stopped: attempts %d, worker %s, state %s, finished %v; want it as the takeover left it (2, worker-b, worker_running, unfinished)",
+						got.Attempts, got.WorkerID, got.State(), got.Run.FinishedAt)
+				}
+			})
+		})
+	}
+}
+
+// TestHeartbeatGapRechecksRunningTasks: after a gap in its heartbeats (the process was
+// paused or cut off) the runtime has every running task's watcher check at once whether
+// another attempt took the task over meanwhile.
+func TestHeartbeatGapRechecksRunningTasks(t *testing.T) {
+	b := storetest.Migrated(t, storetest.SQLite(t))
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	r, err := New(b, Options{
+		Config:            testConfig(agent(t, "done"), agent(t, "done")),
+		HeartbeatInterval: 100 * time.Millisecond,
+		Now:               func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &taskRun{id: "t", recheck: make(chan struct{}, 1)}
+	r.tasks[1] = tr
+	ctx := context.Background()
+	for range 3 {
+		if err := r.heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now.Add(int64(100 * time.Millisecond))
+	}
+	select {
+	case <-tr.recheck:
+		t.Fatal("a recheck was asked for without a gap in the heartbeats")
+	default:
+	}
+	now.Add(int64(time.Second)) // more than three heartbeats missed
+	if err := r.heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tr.recheck:
+	default:
+		t.Fatal("no recheck of the running task after a gap in the heartbeats")
+	}
+}
+
 func TestTaskThatKeepsKillingWorkersFails(t *testing.T) {
 	forEachDB(t, func(t *testing.T, newBackend func() store.Backend) {
 		b := newBackend()

@@ -46,16 +46,26 @@ func (w *TaskWorker) Work(ctx context.Context, job *river.Job[store.TaskArgs]) e
 // is saved, then the loop is told to stop.
 var errReleasedAtPhaseEnd = errors.New("released at the end of a phase: this worker is draining")
 
+// errTakenOver stops the loop of an attempt that no longer owns its task: another
+// attempt started it (this process was taken for dead: paused, partitioned), as the
+// store's refusal of its events or the task's attempt counter showed.
+var errTakenOver = fmt.Errorf("another attempt took the task over: %w", store.ErrFenced)
+
 // storeRetry is how long a failing store gets before a job is snoozed.
 const storeRetryBackoff = 5 * time.Second
 
 // taskRun is the state of one running task.
 type taskRun struct {
 	id      string
+	attempt int            // this attempt's number (store.Task.Attempts)
+	events  *AttemptEvents // the attempt's event sink
 	cancel  context.CancelCauseFunc
 	pid     atomic.Int64 // the running agent's process group, 0 when none
 	log     *slog.Logger
 	profile string
+	// recheck asks the cancel watcher to read the task again now (after a gap in this
+	// process's heartbeats, when another attempt may have taken the task over).
+	recheck chan struct{}
 
 	// Phase tracking for metrics, touched only by the checkpoint callback (the loop
 	// serialises it).
@@ -94,6 +104,7 @@ func (r *Runtime) work(jobCtx context.Context, jobID int64, riverAttempt int, at
 		return nil
 	}
 	log = log.With("attempt", task.Attempts)
+	events := r.events.Attempt(task.ID, task.Attempts)
 	spanCtx, span := r.startTaskSpan(jobCtx, task)
 	if tid := traceIDOf(span, task.TraceContext); tid != "" {
 		log = log.With("trace_id", tid)
@@ -125,13 +136,13 @@ func (r *Runtime) work(jobCtx context.Context, jobID int64, riverAttempt int, at
 		msg := fmt.Sprintf("gave up after %s: the task's worker process died each time (last: worker %s)", plural(riverAttempt-1, "attempt"), last)
 		log.Error("task failed: too many attempts", "attempts", riverAttempt-1, "last_worker", last)
 		outcomeMsg = msg
-		return r.finishWithout(jobCtx, log, &run, save, loop.Failed, "attempts", msg)
+		return r.finishWithout(jobCtx, log, events, &run, save, loop.Failed, "attempts", msg)
 	}
 	if task.CancelRequested {
 		outcome = string(loop.Cancelled)
-		return r.finishWithout(jobCtx, log, &run, save, loop.Cancelled, "", "")
+		return r.finishWithout(jobCtx, log, events, &run, save, loop.Cancelled, "", "")
 	}
-	err = r.runLoop(jobCtx, spanCtx, log, jobID, task, &run, save)
+	err = r.runLoop(jobCtx, spanCtx, log, jobID, task, events, &run, save)
 	switch {
 	case run.State == loop.Failed:
 		outcomeMsg = run.Error
@@ -145,7 +156,7 @@ func (r *Runtime) work(jobCtx context.Context, jobID int64, riverAttempt int, at
 
 // finishWithout ends a task that is not run again: cancelled while its worker was gone,
 // or out of attempts.
-func (r *Runtime) finishWithout(ctx context.Context, log *slog.Logger, run *loop.Run,
+func (r *Runtime) finishWithout(ctx context.Context, log *slog.Logger, events *AttemptEvents, run *loop.Run,
 	save func(context.Context, *loop.Run) error, state loop.State, kind, msg string) error {
 	now := r.opts.Now()
 	if state == loop.Failed && run.Phase == "" {
@@ -157,13 +168,14 @@ func (r *Runtime) finishWithout(ctx context.Context, log *slog.Logger, run *loop
 	if msg != "" {
 		text += ": " + msg
 	}
-	r.events.Emit(activity.Event{Seq: run.LastSeq, TS: now.UTC(), Task: run.ID, Role: activity.RoleLoop,
+	events.Emit(activity.Event{Seq: run.LastSeq, TS: now.UTC(), Task: run.ID, Role: activity.RoleLoop,
 		Type: activity.State, Text: text, Iteration: len(run.Iterations)})
 	if err := r.events.Flush(ctx); err != nil {
 		log.Warn("flushing events failed", "error", err)
 	}
 	if err := save(ctx, run); err != nil {
 		if errors.Is(err, store.ErrFenced) {
+			log.Warn("another attempt took the task over; this one stops without touching it")
 			return nil
 		}
 		log.Error("could not record the end of the task; it goes back to the queue", "error", err)
@@ -174,11 +186,11 @@ func (r *Runtime) finishWithout(ctx context.Context, log *slog.Logger, run *loop
 }
 
 // runLoop prepares the agents and workspace and drives the loop.
-func (r *Runtime) runLoop(jobCtx, spanCtx context.Context, log *slog.Logger, jobID int64, task *store.Task, run *loop.Run,
-	save func(context.Context, *loop.Run) error) error {
+func (r *Runtime) runLoop(jobCtx, spanCtx context.Context, log *slog.Logger, jobID int64, task *store.Task,
+	events *AttemptEvents, run *loop.Run, save func(context.Context, *loop.Run) error) error {
 	fail := func(kind string, err error) error {
 		log.Error("task failed before its agents ran", "error", err)
-		return r.finishWithout(jobCtx, log, run, save, loop.Failed, kind, err.Error())
+		return r.finishWithout(jobCtx, log, events, run, save, loop.Failed, kind, err.Error())
 	}
 	ag, err := resolveAgents(r.cfg, task.Spec, r.opts.Getenv, r.opts.NewExecutor)
 	if err != nil {
@@ -194,7 +206,8 @@ func (r *Runtime) runLoop(jobCtx, spanCtx context.Context, log *slog.Logger, job
 	// directly, so the loop always knows why it stopped.
 	loopCtx, cancel := context.WithCancelCause(context.WithoutCancel(jobCtx))
 	defer cancel(nil)
-	tr := &taskRun{id: task.ID, cancel: cancel, log: log, profile: task.Spec.Profile, lastState: run.State, spanCtx: spanCtx}
+	tr := &taskRun{id: task.ID, attempt: task.Attempts, events: events, cancel: cancel, log: log, profile: task.Spec.Profile,
+		recheck: make(chan struct{}, 1), lastState: run.State, spanCtx: spanCtx}
 
 	dir, cleanup, err := newWorkspace(loopCtx, workspaceOptions{
 		Base: r.opts.WorkspaceDir, Allowlist: r.cfg.RepoAllowlist,
@@ -229,7 +242,7 @@ func (r *Runtime) runLoop(jobCtx, spanCtx context.Context, log *slog.Logger, job
 
 	l := &loop.Loop{
 		Worker: ag.worker, Auditor: ag.auditor,
-		Events: r.events,
+		Events: events,
 		Now:    r.opts.Now,
 		Checkpoint: func(ctx context.Context, rn *loop.Run) error {
 			return r.checkpoint(ctx, tr, rn, save)
@@ -249,14 +262,14 @@ func (r *Runtime) runLoop(jobCtx, spanCtx context.Context, log *slog.Logger, job
 			r.metrics.TaskFinished(run.State, r.opts.Now().Sub(*run.StartedAt), len(run.Iterations))
 		}
 		return nil
-	case errors.Is(err, store.ErrFenced):
-		log.Warn("another attempt took the task over; this one stops without touching it")
+	case errors.Is(err, store.ErrFenced), errors.Is(context.Cause(loopCtx), store.ErrFenced):
+		log.Warn("another attempt took the task over; this one stops without touching it", "error", err)
 		return nil
 	case errors.Is(err, loop.ErrReleased), errors.Is(err, errReleasedAtPhaseEnd):
 		if errors.Is(err, errReleasedAtPhaseEnd) {
 			// Say so in the activity stream, as the loop does for a release mid-phase.
 			run.LastSeq++
-			r.events.Emit(activity.Event{Seq: run.LastSeq, TS: r.opts.Now().UTC(), Task: run.ID, Role: activity.RoleLoop,
+			events.Emit(activity.Event{Seq: run.LastSeq, TS: r.opts.Now().UTC(), Task: run.ID, Role: activity.RoleLoop,
 				Type: activity.State, Text: string(run.State) + " (released)", Iteration: len(run.Iterations)})
 			_ = r.events.Flush(context.WithoutCancel(jobCtx))
 			if serr := save(context.WithoutCancel(jobCtx), run); serr != nil {
@@ -401,14 +414,21 @@ func roleOf(s, prev loop.State) string {
 const cancelCheckGap = 250 * time.Millisecond
 
 // watchCancel stops the loop when the task is cancelled (the store's flag, seen through
-// Subscribe, or River's job cancellation) or when the process drains past its margin
-// (River's stop-and-cancel). The flag as StartAttempt returned it was already checked.
+// Subscribe, or River's job cancellation), when another attempt took the task over (the
+// store refused the attempt's events, or the task's attempt counter moved on), or when
+// the process drains past its margin (River's stop-and-cancel). The flag as
+// StartAttempt returned it was already checked.
 func (r *Runtime) watchCancel(ctx, jobCtx context.Context, tr *taskRun) {
 	changed := r.backend.Subscribe(ctx, tr.id)
 	var (
 		lastCheck time.Time
 		pending   <-chan time.Time // a check postponed to keep the gap
 	)
+	takenOver := func() {
+		tr.log.Warn("another attempt took the task over; stopping this one's agent")
+		tr.events.fence()
+		tr.cancel(errTakenOver)
+	}
 	check := func() bool {
 		lastCheck = time.Now()
 		t, err := r.backend.GetTask(ctx, tr.id)
@@ -418,7 +438,11 @@ func (r *Runtime) watchCancel(ctx, jobCtx context.Context, tr *taskRun) {
 			}
 			return false
 		}
-		if t.CancelRequested {
+		switch {
+		case t.Attempts != tr.attempt:
+			takenOver()
+			return true
+		case t.CancelRequested:
 			tr.log.Info("cancel requested; stopping the agent")
 			tr.cancel(loop.ErrCancelled)
 			return true
@@ -434,6 +458,13 @@ func (r *Runtime) watchCancel(ctx, jobCtx context.Context, tr *taskRun) {
 			if check() {
 				return
 			}
+		case <-tr.recheck:
+			if check() {
+				return
+			}
+		case <-tr.events.Fenced():
+			takenOver()
+			return
 		case <-jobCtx.Done():
 			if errors.Is(context.Cause(jobCtx), river.ErrJobCancelledRemotely) {
 				tr.log.Info("job cancelled through the queue; stopping the agent")

@@ -373,17 +373,17 @@ func testCancelRunningTask(t *testing.T, postgres bool) {
 }
 
 // TestWorkerEMF checks that `worker --emf-namespace` prints CloudWatch EMF lines with
-// the queue figures on stdout. The EMF interval is 60s and no setting changes it, so
-// this test waits about a minute (in parallel with the others).
+// the queue figures on stdout, every emf_interval (2s here rather than the default 60s).
 func TestWorkerEMF(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, clusterOptions{})
+	const interval = 2 * time.Second
+	c := newCluster(t, clusterOptions{Config: "emf_interval: " + interval.String() + "\n"})
 	w := c.startEnv("worker", []string{"ONESHOT_ENVIRONMENT=servicetest"}, "worker", "--concurrency", "1", "--emf-namespace", "Oneshot/test")
-	line, ok := w.logs.waitFor(100*time.Second, w.done, func(l logLine) bool {
+	line, ok := w.logs.waitFor(interval+30*time.Second, w.done, func(l logLine) bool {
 		return l.Stream == "out" && l.JSON != nil && l.JSON["_aws"] != nil
 	})
 	if !ok {
-		t.Fatalf("no EMF line on the worker's stdout within 100s")
+		t.Fatalf("no EMF line on the worker's stdout within %s (emf_interval %s)", interval+30*time.Second, interval)
 	}
 	var emf struct {
 		AWS struct {

@@ -117,6 +117,8 @@ func (e *pgEngine) isUniqueViolation(err error) bool {
 
 func (e *pgEngine) forUpdate() string { return " FOR UPDATE" }
 
+func (e *pgEngine) forShare() string { return " FOR SHARE" }
+
 func (e *pgEngine) tableExistsQuery() string { return `SELECT to_regclass($1) IS NOT NULL` }
 
 func (e *pgEngine) waitingAgeQuery() string {
@@ -124,22 +126,24 @@ func (e *pgEngine) waitingAgeQuery() string {
 		WHERE kind = $1 AND state = 'available'`
 }
 
-// insertEvents stores events with one statement per chunk: arrays in, unnest, and a
-// NOTIFY for each task that got new events, all in the statement's transaction.
-func (e *pgEngine) insertEvents(ctx context.Context, events []activity.Event) error {
-	insert := func(h handle, events []activity.Event) error {
-		n := len(events)
+// insertEvents stores events within tx with one statement per chunk: arrays in,
+// unnest, and a NOTIFY for each task that got new events.
+func (e *pgEngine) insertEvents(ctx context.Context, tx handle, events []activity.Event) error {
+	for len(events) > 0 {
+		chunk := events[:min(len(events), pgInsertChunk)]
+		events = events[len(chunk):]
+		n := len(chunk)
 		var (
 			tasks, roles, executors, types, texts, data = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 			seqs                                        = make([]int64, n)
 			iterations                                  = make([]int32, n)
 			stamps                                      = make([]time.Time, n)
 		)
-		for i, ev := range events {
+		for i, ev := range chunk {
 			tasks[i], seqs[i], stamps[i], iterations[i] = ev.Task, ev.Seq, ev.TS, int32(ev.Iteration)
 			roles[i], executors[i], types[i], texts[i], data[i] = ev.Role, ev.Executor, string(ev.Type), ev.Text, string(ev.Data)
 		}
-		_, err := h.exec(ctx, `WITH inserted AS (
+		_, err := tx.exec(ctx, `WITH inserted AS (
 				INSERT INTO events (task_id, seq, ts, iteration, role, executor, type, text, data)
 				SELECT t, s, ts, it, r, ex, ty, tx, NULLIF(d, '')::json
 				FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
@@ -148,21 +152,11 @@ func (e *pgEngine) insertEvents(ctx context.Context, events []activity.Event) er
 				RETURNING task_id)
 			SELECT pg_notify('`+eventsChannel+`', task_id) FROM (SELECT DISTINCT task_id FROM inserted) AS changed`,
 			tasks, seqs, stamps, iterations, roles, executors, types, texts, data)
-		return err
-	}
-	if len(events) <= pgInsertChunk {
-		return insert(e, events)
-	}
-	return e.inTx(ctx, func(tx handle) error {
-		for len(events) > 0 {
-			n := min(len(events), pgInsertChunk)
-			if err := insert(tx, events[:n]); err != nil {
-				return err
-			}
-			events = events[n:]
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (e *pgEngine) notify(ctx context.Context, h handle, tasks []string) error {

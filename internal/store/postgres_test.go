@@ -87,7 +87,7 @@ func TestPostgresListenReconnects(t *testing.T) {
 	}
 
 	drain()
-	if err := writer.AppendEvents(ctx, []activity.Event{{Seq: 1, Task: task.ID, Type: activity.Message, Text: "after reconnect"}}); err != nil {
+	if _, err := writer.AppendEvents(ctx, storetest.Unfenced(activity.Event{Seq: 1, Task: task.ID, Type: activity.Message, Text: "after reconnect"})); err != nil {
 		t.Fatal(err)
 	}
 	waitWake("an event written after the reconnect")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,10 @@ type engine interface {
 	isUniqueViolation(err error) bool
 	// forUpdate is appended to a SELECT that reads a row it then updates.
 	forUpdate() string
+	// forShare is appended to a SELECT that reads rows which must not change until the
+	// transaction ends (SQLite needs nothing: a write transaction holds the database's
+	// only write lock from its start).
+	forShare() string
 	// tableExistsQuery takes a table name ($1) and returns whether it exists.
 	tableExistsQuery() string
 	// waitingAgeQuery returns, in seconds, how long the oldest available task job
@@ -424,6 +429,9 @@ func (c *core) StartAttempt(ctx context.Context, id, worker string) (*Task, erro
 		return nil, fmt.Errorf("start attempt on task %s: %w", id, err)
 	}
 	t.Run.LastSeq = max(t.Run.LastSeq, last)
+	// The attempt it supersedes, if that one still runs somewhere, learns of it at once
+	// (its runtime watches the task), as do event streams (the task's worker changed).
+	c.changed(ctx, id)
 	return t, nil
 }
 
@@ -546,39 +554,126 @@ func (c *core) RequestCancel(ctx context.Context, id string) (*Task, error) {
 // maxEventsPerStatement keeps a multi-row insert under SQLite's variable limit.
 const maxEventsPerStatement = 500
 
-func (c *core) AppendEvents(ctx context.Context, events []activity.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	clean := make([]activity.Event, len(events))
-	for i, e := range events {
-		if e.Task == "" {
-			return fmt.Errorf("%w: event %d of the batch (seq %d) names no task", ErrInvalid, i, e.Seq)
+func (c *core) AppendEvents(ctx context.Context, batches []EventBatch) ([]EventBatch, error) {
+	// Validate and sanitize outside the transaction, keeping it short.
+	clean := make([][]activity.Event, len(batches))
+	total, toCheck := 0, 0
+	for i, b := range batches {
+		if b.Task == "" {
+			return nil, fmt.Errorf("%w: event batch %d names no task", ErrInvalid, i)
 		}
-		clean[i] = sanitize(e)
+		if b.Attempt < 0 {
+			return nil, fmt.Errorf("%w: event batch %d of task %s has attempt %d", ErrInvalid, i, b.Task, b.Attempt)
+		}
+		clean[i] = make([]activity.Event, len(b.Events))
+		for j, e := range b.Events {
+			if e.Task != "" && e.Task != b.Task {
+				return nil, fmt.Errorf("%w: event %d (seq %d) of the batch of task %s names task %s", ErrInvalid, j, e.Seq, b.Task, e.Task)
+			}
+			e.Task = b.Task
+			clean[i][j] = sanitize(e)
+		}
+		total += len(b.Events)
+		if b.Attempt > 0 && len(b.Events) > 0 {
+			toCheck++
+		}
 	}
-	var err error
-	if bulk, ok := c.engine.(bulkEventInserter); ok {
-		err = bulk.insertEvents(ctx, clean)
-	} else {
-		err = c.inTx(ctx, func(tx handle) error {
-			if err := c.insertEventsTx(ctx, tx, clean); err != nil {
+	if total == 0 {
+		return nil, nil
+	}
+	var (
+		fenced []EventBatch
+		stored []activity.Event
+	)
+	err := c.inTx(ctx, func(tx handle) error {
+		fenced, stored = nil, make([]activity.Event, 0, total)
+		var current map[string]int
+		if toCheck > 0 {
+			var err error
+			if current, err = c.currentAttempts(ctx, tx, batches); err != nil {
 				return err
 			}
-			return c.notify(ctx, tx, taskIDs(clean))
-		})
-	}
+		}
+		for i, b := range batches {
+			if len(b.Events) == 0 {
+				continue
+			}
+			if b.Attempt > 0 && current[b.Task] != b.Attempt {
+				fenced = append(fenced, b)
+				continue
+			}
+			stored = append(stored, clean[i]...)
+		}
+		if len(stored) == 0 {
+			return nil
+		}
+		if bulk, ok := c.engine.(bulkEventInserter); ok {
+			return bulk.insertEvents(ctx, tx, stored)
+		}
+		if err := c.insertEventsTx(ctx, tx, stored); err != nil {
+			return err
+		}
+		return c.notify(ctx, tx, taskIDs(stored))
+	})
 	if err != nil {
-		return fmt.Errorf("store %d events: %w", len(events), err)
+		return nil, fmt.Errorf("store %d events: %w", total, err)
 	}
-	c.hub.wake(taskIDs(clean)...)
-	return nil
+	c.hub.wake(taskIDs(stored)...)
+	return fenced, nil
+}
+
+// currentAttempts reads, within tx, the attempt counter of the tasks that batches with
+// an attempt write to, and keeps those tasks from changing (StartAttempt) until tx ends.
+// A task that does not exist is missing from the map (attempt 0: every batch fenced).
+func (c *core) currentAttempts(ctx context.Context, tx handle, batches []EventBatch) (map[string]int, error) {
+	seen := make(map[string]bool)
+	var ids []string
+	for _, b := range batches {
+		if b.Attempt > 0 && len(b.Events) > 0 && !seen[b.Task] {
+			seen[b.Task] = true
+			ids = append(ids, b.Task)
+		}
+	}
+	// One order for every writer, so that two transactions never wait on each other's
+	// row locks the other way round.
+	slices.Sort(ids)
+	current := make(map[string]int, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), maxEventsPerStatement)
+		marks := make([]string, n)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			marks[i], args[i] = c.param(i+1), id
+		}
+		rs, err := tx.query(ctx, `SELECT id, attempts FROM tasks WHERE id IN (`+strings.Join(marks, ", ")+`) ORDER BY id`+c.forShare(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read the tasks' current attempts: %w", err)
+		}
+		for rs.Next() {
+			var (
+				id       string
+				attempts int
+			)
+			if err := rs.Scan(&id, &attempts); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read the tasks' current attempts: %w", err)
+			}
+			current[id] = attempts
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("read the tasks' current attempts: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return current, nil
 }
 
 // bulkEventInserter is an engine with a faster way to store events than
-// insertEventsTx. insertEvents must ignore duplicates and notify other processes.
+// insertEventsTx. insertEvents runs within tx, must ignore duplicates and notify other
+// processes of the tasks that got events.
 type bulkEventInserter interface {
-	insertEvents(ctx context.Context, events []activity.Event) error
+	insertEvents(ctx context.Context, tx handle, events []activity.Event) error
 }
 
 // insertEventsTx inserts events inside a transaction with the shared multi-row SQL.

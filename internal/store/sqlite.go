@@ -112,6 +112,8 @@ func (e *sqliteEngine) isUniqueViolation(err error) bool {
 // forUpdate is empty: the transaction already holds SQLite's write lock.
 func (e *sqliteEngine) forUpdate() string { return "" }
 
+func (e *sqliteEngine) forShare() string { return "" }
+
 func (e *sqliteEngine) tableExistsQuery() string {
 	return `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = $1`
 }

@@ -95,6 +95,18 @@ type NewTask struct {
 	MaxAttempts int
 }
 
+// EventBatch is events of one task written by one attempt at it, for AppendEvents.
+type EventBatch struct {
+	Task string
+	// Attempt is the writer's attempt (Task.Attempts as StartAttempt returned it): the
+	// batch is stored only while it is the task's current attempt. 0 writes unfenced, for
+	// writers that are not an attempt at the task (tests, tools, the store itself).
+	Attempt int
+	// Events of Task, in any order. An event that names no task is Task's; one that names
+	// another task is ErrInvalid.
+	Events []activity.Event
+}
+
 // Filter selects tasks for ListTasks, newest first.
 type Filter struct {
 	State  loop.State
@@ -154,9 +166,17 @@ type Store interface {
 	// it at once. It returns the task as it is afterwards.
 	RequestCancel(ctx context.Context, id string) (*Task, error)
 
-	// AppendEvents stores a batch of events (of any tasks) in one transaction and wakes
-	// subscribers. Events with a seq already stored for the task are ignored.
-	AppendEvents(ctx context.Context, events []activity.Event) error
+	// AppendEvents stores batches of events (of any tasks) in one transaction and wakes
+	// subscribers. Events with a seq already stored for their task are ignored.
+	//
+	// Event writes are fenced like checkpoints: a batch with an Attempt is stored only if
+	// that attempt is still the task's current one (the check and the insert happen in
+	// one transaction that StartAttempt cannot interleave with), so an attempt that was
+	// taken for dead and comes back never adds to its successor's activity. Batches
+	// refused that way are not an error: they are returned in fenced, and their writer
+	// must stop writing (and working) for that attempt. err is about storing the rest;
+	// when it is not nil, nothing was stored.
+	AppendEvents(ctx context.Context, batches []EventBatch) (fenced []EventBatch, err error)
 	// Events returns up to limit events of task with seq > after, in seq order.
 	Events(ctx context.Context, task string, after int64, limit int) ([]activity.Event, error)
 	// Subscribe returns a channel that receives a value whenever events or the state of

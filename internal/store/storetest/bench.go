@@ -19,7 +19,8 @@ import (
 //
 //   - CreateTask: tasks/s stored and enqueued (one transaction with the River job),
 //     one client at a time and from parallel clients;
-//   - AppendEvents: events/s for the batch sizes a batching event writer flushes.
+//   - AppendEvents: events/s for the batch sizes a batching event writer flushes, fenced
+//     by the task's attempt as the runtime writes them.
 func Bench(b *testing.B, newDB NewDatabase) {
 	b.Run("CreateTask", func(b *testing.B) {
 		s := Migrated(b, newDB(b))
@@ -55,6 +56,15 @@ func Bench(b *testing.B, newDB NewDatabase) {
 		b.Run(fmt.Sprintf("AppendEvents/batch=%d", batch), func(b *testing.B) {
 			s := Migrated(b, newDB(b))
 			ctx := context.Background()
+			// As the runtime writes them: fenced by the attempt that runs the task.
+			task, _, err := s.CreateTask(ctx, newTask("chatty", nil))
+			if err != nil {
+				b.Fatal(err)
+			}
+			attempt, err := s.StartAttempt(ctx, task.ID, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
 			text := strings.Repeat("an agent's line of output ", 4) // ~100 bytes, a typical message
 			data := []byte(`{"type":"assistant","message":{"content":[{"type":"text","text":"hello"}]}}`)
 			events := make([]activity.Event, batch)
@@ -63,11 +73,12 @@ func Bench(b *testing.B, newDB NewDatabase) {
 			for i := 0; i < b.N; i++ {
 				for j := range events {
 					seq++
-					events[j] = activity.Event{Seq: seq, TS: time.Now(), Task: "chatty", Iteration: 1,
+					events[j] = activity.Event{Seq: seq, TS: time.Now(), Task: task.ID, Iteration: 1,
 						Role: activity.RoleWorker, Executor: "claude", Type: activity.Message, Text: text, Data: data}
 				}
-				if err := s.AppendEvents(ctx, events); err != nil {
-					b.Fatal(err)
+				fenced, err := s.AppendEvents(ctx, []store.EventBatch{{Task: task.ID, Attempt: attempt.Attempts, Events: events}})
+				if err != nil || len(fenced) > 0 {
+					b.Fatalf("AppendEvents = fenced %d, %v", len(fenced), err)
 				}
 			}
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")

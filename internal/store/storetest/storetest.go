@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oneshot-run/oneshot/internal/activity"
 	"github.com/oneshot-run/oneshot/internal/store"
 )
 
@@ -112,6 +113,23 @@ func ForEach(t *testing.T, test func(t *testing.T, b store.Backend)) {
 			test(t, Migrated(t, db.New(t)))
 		})
 	}
+}
+
+// Unfenced groups events into unfenced batches (Attempt 0), one per task in the order
+// the tasks first appear, for tests that seed a store with events.
+func Unfenced(events ...activity.Event) []store.EventBatch {
+	var batches []store.EventBatch
+	index := map[string]int{}
+	for _, e := range events {
+		i, ok := index[e.Task]
+		if !ok {
+			i = len(batches)
+			index[e.Task] = i
+			batches = append(batches, store.EventBatch{Task: e.Task})
+		}
+		batches[i].Events = append(batches[i].Events, e)
+	}
+	return batches
 }
 
 // bumpSchema records a schema version newer than any this binary knows, as a later

@@ -36,6 +36,8 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"CancelQueued", testCancelQueued},
 		{"CancelRunning", testCancelRunning},
 		{"Events", testEvents},
+		{"EventsFenced", testEventsFenced},
+		{"EventsFencedRacingStartAttempt", testEventsFencedRace},
 		{"EventsSanitized", testEventsSanitized},
 		{"SubscribeAcrossProcesses", testSubscribeAcrossProcesses},
 		{"SubscribeClosesWithContext", testSubscribeCloses},
@@ -440,7 +442,7 @@ func testAttemptsAndFencing(t *testing.T, newDB NewDatabase) {
 	}
 
 	// worker-a stored events after its last checkpoint, then died; worker-b takes over.
-	if err := b.AppendEvents(ctx, []activity.Event{{Seq: 1, Task: task.ID, Type: activity.Message}, {Seq: 2, Task: task.ID, Type: activity.Message}}); err != nil {
+	if _, err := b.AppendEvents(ctx, []store.EventBatch{{Task: task.ID, Attempt: 1, Events: []activity.Event{{Seq: 1, Type: activity.Message}, {Seq: 2, Type: activity.Message}}}}); err != nil {
 		t.Fatal(err)
 	}
 	a2, err := b.StartAttempt(ctx, task.ID, "worker-b")
@@ -496,7 +498,7 @@ func testCancelQueued(t *testing.T, newDB NewDatabase) {
 	task := mustCreate(t, b, newTask("never mind", nil))
 	keep := mustCreate(t, b, newTask("keep me", nil))
 	// Events a released attempt stored after its last checkpoint.
-	if err := b.AppendEvents(ctx, []activity.Event{{Seq: 1, Task: task.ID, Type: activity.Message, Text: "earlier"}}); err != nil {
+	if _, err := b.AppendEvents(ctx, Unfenced(activity.Event{Seq: 1, Task: task.ID, Type: activity.Message, Text: "earlier"})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -641,11 +643,11 @@ func testEvents(t *testing.T, newDB NewDatabase) {
 	original := json.RawMessage(`{"type":"assistant",  "z":1, "a":[1, 2]}`)
 	first := []activity.Event{ev("a", 3, "three"), ev("a", 1, "one"), ev("b", 1, "b-one"), ev("a", 2, "two")}
 	first[1].Data = original
-	if err := b.AppendEvents(ctx, first); err != nil {
+	if _, err := b.AppendEvents(ctx, Unfenced(first...)); err != nil {
 		t.Fatalf("AppendEvents: %v", err)
 	}
 	// A retried batch overlaps what is stored: duplicates are ignored, the first copy wins.
-	if err := b.AppendEvents(ctx, []activity.Event{ev("a", 2, "two again"), ev("a", 4, "four")}); err != nil {
+	if _, err := b.AppendEvents(ctx, Unfenced(ev("a", 2, "two again"), ev("a", 4, "four"))); err != nil {
 		t.Fatalf("AppendEvents with duplicates: %v", err)
 	}
 
@@ -681,11 +683,14 @@ func testEvents(t *testing.T, newDB NewDatabase) {
 	if other, err := b.Events(ctx, "b", 0, 0); err != nil || len(other) != 1 || other[0].Text != "b-one" {
 		t.Errorf("events of b = %+v, %v", other, err)
 	}
-	if err := b.AppendEvents(ctx, []activity.Event{{Seq: 1, Type: activity.Message}}); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("AppendEvents of an event without a task = %v, want ErrInvalid", err)
+	if _, err := b.AppendEvents(ctx, []store.EventBatch{{Events: []activity.Event{{Seq: 1, Type: activity.Message}}}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("AppendEvents of a batch without a task = %v, want ErrInvalid", err)
 	}
-	if err := b.AppendEvents(ctx, nil); err != nil {
-		t.Errorf("AppendEvents(nil) = %v", err)
+	if _, err := b.AppendEvents(ctx, []store.EventBatch{{Task: "a", Events: []activity.Event{ev("b", 9, "b's")}}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("AppendEvents of an event of another task than its batch's = %v, want ErrInvalid", err)
+	}
+	if fenced, err := b.AppendEvents(ctx, nil); err != nil || fenced != nil {
+		t.Errorf("AppendEvents(nil) = %v, %v", fenced, err)
 	}
 
 	// A chatty agent's batch larger than one statement.
@@ -693,7 +698,7 @@ func testEvents(t *testing.T, newDB NewDatabase) {
 	for i := range 1234 {
 		many = append(many, ev("chatty", int64(i+1), strings.Repeat("x", i%50)))
 	}
-	if err := b.AppendEvents(ctx, many); err != nil {
+	if _, err := b.AppendEvents(ctx, Unfenced(many...)); err != nil {
 		t.Fatalf("AppendEvents of %d: %v", len(many), err)
 	}
 	var total int
@@ -718,6 +723,169 @@ func testEvents(t *testing.T, newDB NewDatabase) {
 	}
 }
 
+// testEventsFenced: event batches are fenced like checkpoints. A batch of the task's
+// current attempt (or an unfenced one) is stored; a batch of a superseded attempt is not,
+// and is reported without failing the batches stored with it.
+func testEventsFenced(t *testing.T, newDB NewDatabase) {
+	ctx := ctxFor(t)
+	b := Migrated(t, newDB(t))
+	task := mustCreate(t, b, newTask("fenced events", nil))
+	other := mustCreate(t, b, newTask("another task", nil))
+	msg := func(seq int64, text string) activity.Event {
+		return activity.Event{Seq: seq, TS: time.Now(), Role: activity.RoleWorker, Type: activity.Message, Text: text}
+	}
+	batch := func(id string, attempt int, events ...activity.Event) store.EventBatch {
+		return store.EventBatch{Task: id, Attempt: attempt, Events: events}
+	}
+	stored := func(id string) []string {
+		t.Helper()
+		evs, err := b.Events(ctx, id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		for _, e := range evs {
+			texts = append(texts, fmt.Sprintf("%d:%s", e.Seq, e.Text))
+		}
+		return texts
+	}
+	fencedOf := func(fenced []store.EventBatch) []string {
+		var out []string
+		for _, f := range fenced {
+			out = append(out, fmt.Sprintf("%s@%d:%d", f.Task, f.Attempt, len(f.Events)))
+		}
+		return out
+	}
+
+	a1, err := b.StartAttempt(ctx, task.ID, "worker-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced, err := b.AppendEvents(ctx, []store.EventBatch{batch(task.ID, a1.Attempts, msg(1, "a1 one"), msg(2, "a1 two"))})
+	if err != nil || len(fenced) != 0 {
+		t.Fatalf("AppendEvents of the current attempt = fenced %v, %v; want it stored", fencedOf(fenced), err)
+	}
+
+	// worker-b takes the task over; worker-a, taken for dead, comes back and writes on.
+	a2, err := b.StartAttempt(ctx, task.ID, "worker-b")
+	if err != nil || a2.Attempts != 2 {
+		t.Fatalf("second StartAttempt = attempts %d, %v", a2.Attempts, err)
+	}
+	fenced, err = b.AppendEvents(ctx, []store.EventBatch{
+		batch(task.ID, a1.Attempts, msg(3, "stale three"), msg(4, "stale four")),
+		batch(task.ID, a2.Attempts, msg(3, "a2 three")),
+		batch(other.ID, 0, msg(1, "other one")),
+	})
+	if want := []string{task.ID + "@1:2"}; err != nil || !slices.Equal(fencedOf(fenced), want) {
+		t.Errorf("AppendEvents of a stale, a current and an unfenced batch = fenced %v, %v; want %v", fencedOf(fenced), err, want)
+	}
+	if got, want := stored(task.ID), []string{"1:a1 one", "2:a1 two", "3:a2 three"}; !slices.Equal(got, want) {
+		t.Errorf("events of the task = %v, want %v: the superseded attempt's batch must not be stored", got, want)
+	}
+	if got, want := stored(other.ID), []string{"1:other one"}; !slices.Equal(got, want) {
+		t.Errorf("events of the other task = %v, want %v", got, want)
+	}
+
+	// Only stale batches: nothing is stored, and that is no error. An attempt the task
+	// never had and a task that does not exist are fenced off too.
+	fenced, err = b.AppendEvents(ctx, []store.EventBatch{
+		batch(task.ID, a1.Attempts, msg(4, "stale four")),
+		batch(task.ID, a2.Attempts+1, msg(4, "attempt 3 never started")),
+		batch("no-such-task", 1, msg(1, "nobody's")),
+	})
+	if want := []string{task.ID + "@1:1", task.ID + "@3:1", "no-such-task@1:1"}; err != nil || !slices.Equal(fencedOf(fenced), want) {
+		t.Errorf("AppendEvents of stale batches only = fenced %v, %v; want %v", fencedOf(fenced), err, want)
+	}
+	if evs, _ := b.Events(ctx, "no-such-task", 0, 0); len(evs) != 0 {
+		t.Errorf("a fenced batch of an unknown task stored %d events", len(evs))
+	}
+
+	// The current attempt still writes once the task is final: its last events may be
+	// flushed just after its final checkpoint.
+	r := a2.Run
+	r.State = loop.Completed
+	if err := b.SaveRun(ctx, task.ID, a2.Attempts, &r); err != nil {
+		t.Fatal(err)
+	}
+	fenced, err = b.AppendEvents(ctx, []store.EventBatch{
+		batch(task.ID, a2.Attempts, msg(4, "a2 four")),
+		batch(task.ID, a1.Attempts, msg(5, "stale five")),
+	})
+	if want := []string{task.ID + "@1:1"}; err != nil || !slices.Equal(fencedOf(fenced), want) {
+		t.Errorf("AppendEvents after the final checkpoint = fenced %v, %v; want %v", fencedOf(fenced), err, want)
+	}
+	if got, want := stored(task.ID), []string{"1:a1 one", "2:a1 two", "3:a2 three", "4:a2 four"}; !slices.Equal(got, want) {
+		t.Errorf("events of the finished task = %v, want %v", got, want)
+	}
+}
+
+// testEventsFencedRace: an attempt keeps appending events, one batch at a time, while
+// another process starts a new attempt. Each of the old attempt's batches is stored
+// before the new attempt begins (the LastSeq StartAttempt returns covers it) or not at
+// all, so nothing stale lands after the new attempt's first event, and the new attempt's
+// seqs never collide with stale ones.
+func testEventsFencedRace(t *testing.T, newDB NewDatabase) {
+	ctx := ctxFor(t)
+	o := newDB(t)
+	b := Migrated(t, o)
+	rescuer := Open(t, o)
+	for round, wait := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		task := mustCreate(t, b, newTask(fmt.Sprintf("raced %d", round), nil))
+		a1, err := b.StartAttempt(ctx, task.ID, "worker-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			fencedAt int64
+			err      error
+		}
+		done := make(chan result, 1)
+		go func() {
+			for seq := int64(1); ; seq++ {
+				fenced, err := b.AppendEvents(ctx, []store.EventBatch{{Task: task.ID, Attempt: a1.Attempts,
+					Events: []activity.Event{{Seq: seq, Type: activity.Message, Text: "stale"}}}})
+				if err != nil || len(fenced) > 0 {
+					done <- result{seq, err}
+					return
+				}
+			}
+		}()
+		time.Sleep(wait)
+		a2, err := rescuer.StartAttempt(ctx, task.ID, "worker-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: the old attempt's writes were not fenced off within 30s of the new attempt", round)
+		}
+		if res.err != nil {
+			t.Fatalf("round %d: AppendEvents: %v", round, res.err)
+		}
+		var n, last int64
+		for {
+			page, err := b.Events(ctx, task.ID, last, store.MaxEventsLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			n, last = n+int64(len(page)), page[len(page)-1].Seq
+		}
+		t.Logf("round %d: %d batches stored before the new attempt, fenced at seq %d", round, n, res.fencedAt)
+		if n != res.fencedAt-1 || last != res.fencedAt-1 {
+			t.Errorf("round %d: %d events stored up to seq %d; want every batch before the fenced one (seq %d) and none after",
+				round, n, last, res.fencedAt)
+		}
+		if a2.Run.LastSeq != last {
+			t.Errorf("round %d: the new attempt starts after seq %d, but the old attempt's events go up to seq %d", round, a2.Run.LastSeq, last)
+		}
+	}
+}
+
 func testEventsSanitized(t *testing.T, newDB NewDatabase) {
 	ctx := ctxFor(t)
 	b := Migrated(t, newDB(t))
@@ -726,7 +894,7 @@ func testEventsSanitized(t *testing.T, newDB NewDatabase) {
 		{Seq: 2, Task: "s", Type: activity.Message, Data: json.RawMessage(`{"not": json`)},
 		{Seq: 3, Task: "s", Type: activity.Message, Data: json.RawMessage(`{"nul":"\u0000"}`)},
 	}
-	if err := b.AppendEvents(ctx, events); err != nil {
+	if _, err := b.AppendEvents(ctx, Unfenced(events...)); err != nil {
 		t.Fatalf("AppendEvents of awkward bytes: %v", err)
 	}
 	got, err := b.Events(ctx, "s", 0, 0)
@@ -782,7 +950,7 @@ func testSubscribeAcrossProcesses(t *testing.T, newDB NewDatabase) {
 	}
 
 	drain()
-	if err := writer.AppendEvents(ctx, []activity.Event{{Seq: 1, Task: task.ID, Type: activity.Message, Text: "hello"}}); err != nil {
+	if _, err := writer.AppendEvents(ctx, Unfenced(activity.Event{Seq: 1, Task: task.ID, Type: activity.Message, Text: "hello"})); err != nil {
 		t.Fatal(err)
 	}
 	waitWake("events, same process", local)
@@ -804,7 +972,7 @@ func testSubscribeAcrossProcesses(t *testing.T, newDB NewDatabase) {
 	waitWake("state change, other process", wake)
 
 	drain()
-	if err := writer.AppendEvents(ctx, []activity.Event{{Seq: 1, Task: other.ID, Type: activity.Message}}); err != nil {
+	if _, err := writer.AppendEvents(ctx, Unfenced(activity.Event{Seq: 1, Task: other.ID, Type: activity.Message})); err != nil {
 		t.Fatal(err)
 	}
 	select {
