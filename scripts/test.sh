@@ -30,6 +30,9 @@ if [[ $part == all || $part == go ]]; then
   step "gofmt" bash -c 'test -z "$(gofmt -l $(git ls-files "*.go"))" || { gofmt -l $(git ls-files "*.go"); exit 1; }'
   step "go vet" go vet ./...
   step "go test -race" go test -race -count=1 -timeout 30m ./...
+  # The Terratest suite is its own module: compile it with its build tag, and run what
+  # runs without AWS (the end-to-end test skips without credentials).
+  step "infra/test" bash -c 'go -C infra/test vet -tags terratest ./... && go -C infra/test test -count=1 ./...'
 fi
 
 if [[ $part == all || $part == infra ]]; then

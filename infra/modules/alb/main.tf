@@ -142,8 +142,11 @@ resource "aws_lb_listener" "test" {
   }
 }
 
+# Keyed by position, not by CIDR: the addresses may only be known after apply (the NAT
+# gateways' Elastic IPs, through which in-VPC deployment hooks reach the ALB), and for_each
+# keys must be known at plan time.
 resource "aws_vpc_security_group_ingress_rule" "test_listener" {
-  for_each = toset(var.test_listener_cidrs)
+  for_each = { for i, cidr in var.test_listener_cidrs : tostring(i) => cidr }
 
   security_group_id = var.security_group_id
   description       = "Blue/green test listener from ${each.value}"
@@ -153,4 +156,49 @@ resource "aws_vpc_security_group_ingress_rule" "test_listener" {
   cidr_ipv4         = each.value
 
   tags = merge(local.tags, { Name = "${var.name}-test-listener" })
+}
+
+# ECS-native blue/green moves traffic by rewriting the forward action of a listener *rule*
+# (it cannot use a listener's default action). Each HTTPS listener therefore gets one
+# catch-all rule, created forwarding everything to blue with green at weight 0; during a
+# deployment ECS sends the test rule to green, shifts the production rule's weights, and
+# leaves whichever group won at 100. From then on the action belongs to ECS, so Terraform
+# ignores it (see README "Who owns what"). The listeners' default actions are only reached
+# if these rules are deleted.
+resource "aws_lb_listener_rule" "blue_green" {
+  for_each = {
+    production = aws_lb_listener.https.arn
+    test       = aws_lb_listener.test.arn
+  }
+
+  listener_arn = each.value
+  priority     = var.blue_green_rule_priority
+
+  action {
+    type = "forward"
+
+    forward {
+      target_group {
+        arn    = aws_lb_target_group.this["blue"].arn
+        weight = 100
+      }
+
+      target_group {
+        arn    = aws_lb_target_group.this["green"].arn
+        weight = 0
+      }
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = ["/*"]
+    }
+  }
+
+  tags = merge(local.tags, { Name = "${var.name}-${each.key}-blue-green" })
+
+  lifecycle {
+    ignore_changes = [action]
+  }
 }

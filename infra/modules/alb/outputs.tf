@@ -38,6 +38,16 @@ output "test_listener_arn" {
   value       = aws_lb_listener.test.arn
 }
 
+output "production_listener_rule_arn" {
+  description = "ARN of the catch-all rule on the production HTTPS listener that ECS-native blue/green rewrites to shift production traffic (ecs-service blue_green.production_listener_rule_arn). Its action belongs to the deployment."
+  value       = aws_lb_listener_rule.blue_green["production"].arn
+}
+
+output "test_listener_rule_arn" {
+  description = "ARN of the catch-all rule on the test listener that ECS-native blue/green points at the new tasks before production traffic moves (ecs-service blue_green.test_listener_rule_arn). Its action belongs to the deployment."
+  value       = aws_lb_listener_rule.blue_green["test"].arn
+}
+
 output "test_listener_port" {
   description = "Port of the HTTPS test listener."
   value       = aws_lb_listener.test.port

@@ -182,7 +182,7 @@ variable "test_listener_port" {
 }
 
 variable "test_listener_cidrs" {
-  description = "IPv4 CIDRs allowed to reach the test listener (e.g. the VPC CIDR for in-VPC deployment hooks, or an office range). Empty (default): no ingress rule, the test listener is closed to everyone."
+  description = "IPv4 CIDRs allowed to reach the test listener, e.g. the NAT gateways' addresses as /32 (deployment hooks in the VPC reach this internet-facing ALB through NAT, so the VPC CIDR is not their source) or an office range. The values may be unknown until apply (the list's length may not). Empty (default): no ingress rule, the test listener is closed to everyone."
   type        = list(string)
   default     = []
 
@@ -199,6 +199,17 @@ variable "test_listener_cidrs" {
   validation {
     condition     = length(distinct(var.test_listener_cidrs)) == length(var.test_listener_cidrs)
     error_message = "test_listener_cidrs must not contain duplicates."
+  }
+}
+
+variable "blue_green_rule_priority" {
+  description = "Priority of the catch-all (path /*) listener rule on the production and on the test listener that ECS-native blue/green rewrites to shift traffic (1-50000; lower is evaluated first). Rules added for other purposes, e.g. a maintenance page, need a lower number to win."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.blue_green_rule_priority >= 1 && var.blue_green_rule_priority <= 50000 && floor(var.blue_green_rule_priority) == var.blue_green_rule_priority
+    error_message = "blue_green_rule_priority must be a whole number from 1 to 50000."
   }
 }
 

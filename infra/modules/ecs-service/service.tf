@@ -64,8 +64,33 @@ resource "aws_ecs_service" "this" {
   dynamic "deployment_configuration" {
     for_each = local.ecs_controller ? [1] : []
     content {
-      strategy             = var.blue_green != null ? "BLUE_GREEN" : "ROLLING"
+      strategy             = var.blue_green != null ? var.blue_green.strategy : "ROLLING"
       bake_time_in_minutes = var.blue_green != null ? tostring(var.blue_green.bake_time_in_minutes) : null
+
+      dynamic "canary_configuration" {
+        for_each = var.blue_green != null && try(var.blue_green.strategy == "CANARY", false) ? [var.blue_green.canary_configuration] : []
+        content {
+          canary_percent              = canary_configuration.value.canary_percent
+          canary_bake_time_in_minutes = tostring(canary_configuration.value.canary_bake_time_in_minutes)
+        }
+      }
+
+      dynamic "linear_configuration" {
+        for_each = var.blue_green != null && try(var.blue_green.strategy == "LINEAR", false) ? [var.blue_green.linear_configuration] : []
+        content {
+          step_percent              = linear_configuration.value.step_percent
+          step_bake_time_in_minutes = tostring(linear_configuration.value.step_bake_time_in_minutes)
+        }
+      }
+
+      dynamic "lifecycle_hook" {
+        for_each = var.blue_green != null ? var.blue_green.lifecycle_hooks : []
+        content {
+          hook_target_arn  = lifecycle_hook.value.hook_target_arn
+          role_arn         = lifecycle_hook.value.role_arn
+          lifecycle_stages = lifecycle_hook.value.lifecycle_stages
+        }
+      }
     }
   }
 

@@ -388,15 +388,39 @@ variable "health_check_grace_period_seconds" {
 }
 
 variable "blue_green" {
-  description = "ECS-native blue/green deployment of the api service (deployment_controller ECS). Null keeps rolling deployments. alternate_target_group_arn is the green target group; the listener rules are the ALB listener rules ECS shifts between the two groups; role_arn is the role ECS assumes to change them (iam output load_balancer_role_arn)."
+  description = "ECS-native blue/green deployment of the api service (deployment_controller ECS). Null keeps rolling deployments. alternate_target_group_arn is the green target group; the listener rules are the ALB listener rules ECS shifts between the two groups; role_arn is the role ECS assumes to change them (iam output load_balancer_role_arn). strategy is how production traffic moves once the new tasks passed their tests: BLUE_GREEN (all at once), CANARY (canary_configuration) or LINEAR (linear_configuration). lifecycle_hooks are Lambda functions ECS calls at deployment stages (e.g. a smoke test at POST_TEST_TRAFFIC_SHIFT); the pipeline module's api_deployment output carries strategy, its configuration, bake time and hooks."
   type = object({
     alternate_target_group_arn   = string
     production_listener_rule_arn = string
     test_listener_rule_arn       = optional(string)
     role_arn                     = string
     bake_time_in_minutes         = optional(number, 5)
+    strategy                     = optional(string, "BLUE_GREEN")
+    canary_configuration = optional(object({
+      canary_percent              = number
+      canary_bake_time_in_minutes = number
+    }))
+    linear_configuration = optional(object({
+      step_percent              = number
+      step_bake_time_in_minutes = number
+    }))
+    lifecycle_hooks = optional(list(object({
+      hook_target_arn  = string
+      role_arn         = string
+      lifecycle_stages = list(string)
+    })), [])
   })
   default = null
+
+  validation {
+    condition = var.blue_green == null || try(
+      (var.blue_green.strategy == "BLUE_GREEN") ||
+      (var.blue_green.strategy == "CANARY" && var.blue_green.canary_configuration != null) ||
+      (var.blue_green.strategy == "LINEAR" && var.blue_green.linear_configuration != null),
+      false
+    )
+    error_message = "blue_green.strategy must be BLUE_GREEN, CANARY (with canary_configuration) or LINEAR (with linear_configuration)."
+  }
 
   validation {
     condition     = var.blue_green == null || (var.kind == "api" && var.deployment_controller == "ECS")

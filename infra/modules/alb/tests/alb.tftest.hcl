@@ -141,6 +141,61 @@ run "production_forwards_to_blue_test_to_green" {
   }
 }
 
+run "blue_green_listener_rules" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_lb_listener_rule.blue_green["production"].listener_arn == aws_lb_listener.https.arn &&
+      aws_lb_listener_rule.blue_green["test"].listener_arn == aws_lb_listener.test.arn
+    )
+    error_message = "there must be one blue/green rule on the production listener and one on the test listener"
+  }
+
+  assert {
+    condition = alltrue([for r in aws_lb_listener_rule.blue_green :
+      r.priority == 100 &&
+      length(r.condition) == 1 &&
+      one([for c in r.condition : c.path_pattern[0].values]) == toset(["/*"])
+    ])
+    error_message = "each blue/green rule must match every path (/*) at the default priority"
+  }
+
+  assert {
+    condition = alltrue([for r in aws_lb_listener_rule.blue_green :
+      length(r.action) == 1 &&
+      r.action[0].type == "forward" &&
+      toset([for tg in r.action[0].forward[0].target_group : "${tg.arn}=${tg.weight}"]) == toset([
+        "${aws_lb_target_group.this["blue"].arn}=100",
+        "${aws_lb_target_group.this["green"].arn}=0",
+      ])
+    ])
+    error_message = "each blue/green rule must start forwarding everything to blue, with green at weight 0, in one forward action"
+  }
+
+  assert {
+    condition = (
+      output.production_listener_rule_arn == aws_lb_listener_rule.blue_green["production"].arn &&
+      output.test_listener_rule_arn == aws_lb_listener_rule.blue_green["test"].arn &&
+      output.production_listener_rule_arn != output.test_listener_rule_arn
+    )
+    error_message = "the rule outputs must name the production and the test rule"
+  }
+}
+
+run "blue_green_rule_priority_is_configurable" {
+  command = plan
+
+  variables {
+    blue_green_rule_priority = 50000
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_lb_listener_rule.blue_green : r.priority == 50000])
+    error_message = "blue_green_rule_priority must reach both rules"
+  }
+}
+
 run "target_groups_for_fast_deployments" {
   command = plan
 
@@ -422,4 +477,14 @@ run "rejects_too_low_rate_limit" {
   }
 
   expect_failures = [var.waf_rate_limit]
+}
+
+run "rejects_rule_priority_0" {
+  command = plan
+
+  variables {
+    blue_green_rule_priority = 0
+  }
+
+  expect_failures = [var.blue_green_rule_priority]
 }

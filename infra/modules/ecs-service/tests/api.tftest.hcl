@@ -306,6 +306,60 @@ run "api_blue_green" {
   }
 }
 
+run "api_canary_with_smoke_test_hook" {
+  command = plan
+
+  variables {
+    kind             = "api"
+    target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/oneshot-dev-blue/0123456789abcdef"
+    blue_green = {
+      alternate_target_group_arn   = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/oneshot-dev-green/fedcba9876543210"
+      production_listener_rule_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/oneshot-dev/1234/5678/9abc"
+      test_listener_rule_arn       = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/oneshot-dev/1234/8765/cba9"
+      role_arn                     = "arn:aws:iam::123456789012:role/oneshot-dev-api-blue-green"
+      strategy                     = "CANARY"
+      canary_configuration         = { canary_percent = 10, canary_bake_time_in_minutes = 5 }
+      lifecycle_hooks = [{
+        hook_target_arn  = "arn:aws:lambda:eu-west-1:123456789012:function:oneshot-dev-smoke-hook"
+        role_arn         = "arn:aws:iam::123456789012:role/oneshot-dev-smoke-hook-invoke"
+        lifecycle_stages = ["POST_TEST_TRAFFIC_SHIFT"]
+      }]
+    }
+  }
+
+  assert {
+    condition = (
+      aws_ecs_service.this[0].deployment_configuration[0].strategy == "CANARY" &&
+      aws_ecs_service.this[0].deployment_configuration[0].canary_configuration[0].canary_percent == 10 &&
+      aws_ecs_service.this[0].deployment_configuration[0].canary_configuration[0].canary_bake_time_in_minutes == "5" &&
+      length(aws_ecs_service.this[0].deployment_configuration[0].linear_configuration) == 0
+    )
+    error_message = "a CANARY strategy must carry its canary configuration"
+  }
+
+  assert {
+    condition     = one(aws_ecs_service.this[0].deployment_configuration[0].lifecycle_hook).lifecycle_stages == tolist(["POST_TEST_TRAFFIC_SHIFT"]) && one(aws_ecs_service.this[0].deployment_configuration[0].lifecycle_hook).hook_target_arn == "arn:aws:lambda:eu-west-1:123456789012:function:oneshot-dev-smoke-hook"
+    error_message = "the smoke test hook must run after test traffic reaches the new tasks"
+  }
+}
+
+run "rejects_canary_without_its_configuration" {
+  command = plan
+
+  variables {
+    kind             = "api"
+    target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/oneshot-dev-blue/0123456789abcdef"
+    blue_green = {
+      alternate_target_group_arn   = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/oneshot-dev-green/fedcba9876543210"
+      production_listener_rule_arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/oneshot-dev/1234/5678/9abc"
+      role_arn                     = "arn:aws:iam::123456789012:role/oneshot-dev-api-blue-green"
+      strategy                     = "CANARY"
+    }
+  }
+
+  expect_failures = [var.blue_green]
+}
+
 run "api_code_deploy" {
   command = plan
 
