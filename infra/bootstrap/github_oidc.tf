@@ -4,11 +4,12 @@ locals {
   github_oidc_host         = "token.actions.githubusercontent.com"
   github_oidc_provider_arn = var.github_oidc_provider_arn != null ? var.github_oidc_provider_arn : aws_iam_openid_connect_provider.github[0].arn
 
-  # Subjects GitHub puts in the token: a job bound to a GitHub environment, and a pull request.
+  # Subjects GitHub puts in the token: a job bound to a GitHub environment; a pull request;
+  # and a job on main without an environment (the nightly drift check, read-only like plans).
   # The deploy jobs must declare `environment: <env>` so that environment protection rules
   # (reviewers, branch filters) gate every use of a deploy role.
   deploy_subject = { for env in var.environments : env => "repo:${var.github_repository}:environment:${env}" }
-  plan_subject   = "repo:${var.github_repository}:pull_request"
+  plan_subjects  = ["repo:${var.github_repository}:pull_request", "repo:${var.github_repository}:ref:refs/heads/main"]
 
   # Object ARNs of the state of each environment, and of everything that is not theirs.
   state_prefix_arn = { for env in var.environments : env => "${aws_s3_bucket.state.arn}/${env}/*" }
@@ -210,7 +211,7 @@ resource "aws_iam_role" "plan" {
       Condition = {
         StringEquals = {
           "${local.github_oidc_host}:aud" = "sts.amazonaws.com"
-          "${local.github_oidc_host}:sub" = local.plan_subject
+          "${local.github_oidc_host}:sub" = local.plan_subjects
         }
       }
     }]

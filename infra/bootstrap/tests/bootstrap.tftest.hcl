@@ -198,10 +198,10 @@ run "plan_roles_read_only_for_pull_requests" {
       for r in aws_iam_role.plan :
       jsondecode(r.assume_role_policy).Statement[0].Condition.StringEquals == {
         "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-        "token.actions.githubusercontent.com:sub" = "repo:example-org/oneshot:pull_request"
+        "token.actions.githubusercontent.com:sub" = ["repo:example-org/oneshot:pull_request", "repo:example-org/oneshot:ref:refs/heads/main"]
       }
     ])
-    error_message = "plan roles must require aud sts.amazonaws.com and sub repo:<org>/<repo>:pull_request"
+    error_message = "plan roles must require aud sts.amazonaws.com and sub repo:<org>/<repo>:pull_request or the main branch (drift)"
   }
 
   assert {
