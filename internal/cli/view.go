@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oneshot-run/oneshot/internal/activity"
+	"github.com/oneshot-run/oneshot/internal/config"
 	"github.com/oneshot-run/oneshot/internal/executor"
 	"github.com/oneshot-run/oneshot/internal/loop"
 	"github.com/oneshot-run/oneshot/internal/runfiles"
@@ -54,9 +55,7 @@ func summarize(st *runfiles.State, history bool) Summary {
 
 func printSummary(e *Env, st *runfiles.State, output string) {
 	if output == "json" {
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(summarize(st, false))
+		writeJSON(e, summarize(st, false))
 		return
 	}
 	s := summarize(st, false)
@@ -81,29 +80,43 @@ func printSummary(e *Env, st *runfiles.State, output string) {
 	}
 }
 
+// loadRun parses the flags of a command that takes one run (ID or state file path) and
+// loads that run's state. A non-zero status means the caller should return it.
+func loadRun(e *Env, fs *flagSet, name string, args []string) (*config.Config, *runfiles.State, int) {
+	pos, err := fs.parse(args)
+	if err != nil {
+		return nil, nil, usageError(e, err)
+	}
+	if len(pos) != 1 {
+		return nil, nil, usageError(e, fmt.Errorf("oneshot %s needs one run ID or state file path", name))
+	}
+	cfg, err := fs.loadConfig(e, "")
+	if err != nil {
+		return nil, nil, usageError(e, err)
+	}
+	st, err := runfiles.Load(cfg.LogsDir, pos[0])
+	if err != nil {
+		return nil, nil, usageError(e, err)
+	}
+	return cfg, st, 0
+}
+
+func writeJSON(e *Env, v any) {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
 func viewCmd(_ context.Context, e *Env, args []string) int {
 	fs := newFlagSet(e, "view", "view [flags] ID|PATH")
 	fs.config("logs-dir", "logs_dir", "where the run's files are")
 	fs.config("output", "output", "text | json")
-	pos, err := fs.parse(args)
-	if err != nil {
-		return usageError(e, err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, errors.New("oneshot view needs one run ID or state file path"))
-	}
-	cfg, err := fs.loadConfig(e, "")
-	if err != nil {
-		return usageError(e, err)
-	}
-	st, err := runfiles.Load(cfg.LogsDir, pos[0])
-	if err != nil {
-		return usageError(e, err)
+	cfg, st, status := loadRun(e, fs, "view", args)
+	if st == nil {
+		return status
 	}
 	if cfg.Output == "json" {
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(summarize(st, true))
+		writeJSON(e, summarize(st, true))
 		return 0
 	}
 	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
@@ -134,20 +147,9 @@ func viewCmd(_ context.Context, e *Env, args []string) int {
 func followCmd(ctx context.Context, e *Env, args []string) int {
 	fs := newFlagSet(e, "follow", "follow [flags] ID|PATH")
 	fs.config("logs-dir", "logs_dir", "where the run's files are")
-	pos, err := fs.parse(args)
-	if err != nil {
-		return usageError(e, err)
-	}
-	if len(pos) != 1 {
-		return usageError(e, errors.New("oneshot follow needs one run ID or state file path"))
-	}
-	cfg, err := fs.loadConfig(e, "")
-	if err != nil {
-		return usageError(e, err)
-	}
-	st, err := runfiles.Load(cfg.LogsDir, pos[0])
-	if err != nil {
-		return usageError(e, err)
+	cfg, st, status := loadRun(e, fs, "follow", args)
+	if st == nil {
+		return status
 	}
 	ui := termui.New(e.Stderr, termui.IsTerminal(e.Stderr))
 	defer ui.Close()
@@ -159,7 +161,7 @@ func followCmd(ctx context.Context, e *Env, args []string) int {
 		st = cur
 		return cur.State.Final() || !processAlive(cur.OwnerPID)
 	}
-	err = runfiles.Follow(ctx, st.ActivityLog, 200*time.Millisecond, finished, func(ev activity.Event) error {
+	err := runfiles.Follow(ctx, st.ActivityLog, 200*time.Millisecond, finished, func(ev activity.Event) error {
 		ui.Event(ev, st.MaxIterations)
 		return nil
 	})
@@ -190,9 +192,7 @@ func configCmd(_ context.Context, e *Env, args []string) int {
 	}
 	entries := cfg.Entries()
 	if cfg.Output == "json" {
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(entries)
+		writeJSON(e, entries)
 		return 0
 	}
 	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
