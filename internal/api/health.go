@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -74,4 +75,20 @@ func (s *server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, err := w.Write(openAPIDoc)
 	return err
+}
+
+// Health serves only the API's unauthenticated endpoints (/healthz, /readyz and
+// /metrics), with the same answers: it is what a worker process exposes.
+func Health(ready func(context.Context) error, metrics http.Handler, version string, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{ready: ready, metrics: metrics, version: version, log: log, now: time.Now}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		if rt.public {
+			mux.Handle(rt.method+" "+rt.path, s.endpoint(rt))
+		}
+	}
+	return s.logRequests(mux)
 }

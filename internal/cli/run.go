@@ -271,7 +271,3 @@ func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
-
-func configAPIKey(e *Env, role, executorName string) (string, string) {
-	return config.APIKey(e.Getenv, role, config.Agent{Executor: executorName})
-}

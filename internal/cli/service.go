@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,7 +133,7 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 			BootstrapToken: e.Getenv("ONESHOT_BOOTSTRAP_TOKEN"), Version: e.Version,
 		})
 	} else {
-		handler = healthOnly(ready, m.Handler())
+		handler = api.Health(ready, m.Handler(), e.Version, log)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -212,35 +211,6 @@ func runService(ctx context.Context, e *Env, fs *flagSet, cfgFile *string, args 
 	}
 	log.Info("stopped")
 	return status
-}
-
-// healthOnly serves what a worker process exposes: health, readiness and metrics.
-func healthOnly(ready func(context.Context) error, metricsHandler http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	// The same answers as the API's /healthz and /readyz (docs/api.md).
-	type health struct {
-		Status string `json:"status"`
-		Reason string `json:"reason,omitempty"`
-	}
-	write := func(w http.ResponseWriter, code int, h health) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(h)
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		write(w, http.StatusOK, health{Status: "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := ready(ctx); err != nil {
-			write(w, http.StatusServiceUnavailable, health{Status: "not_ready", Reason: err.Error()})
-			return
-		}
-		write(w, http.StatusOK, health{Status: "ready"})
-	})
-	mux.Handle("GET /metrics", metricsHandler)
-	return mux
 }
 
 // ensureLocalToken gives a brand-new embedded installation an admin token, printed once,

@@ -207,7 +207,7 @@ func configCmd(_ context.Context, e *Env, args []string) int {
 		if role == "auditor" {
 			a = cfg.Auditor
 		}
-		if _, from := configAPIKey(e, role, a.Executor); from != "" {
+		if _, from := config.APIKey(e.Getenv, role, config.Agent{Executor: a.Executor}); from != "" {
 			fmt.Fprintf(e.Stdout, "  %s: set, from %s\n", role, from)
 		} else {
 			fmt.Fprintf(e.Stdout, "  %s: not set (ONESHOT_%s_API_KEY)\n", role, strings.ToUpper(role))
